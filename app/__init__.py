@@ -1,0 +1,56 @@
+"""Live Scoreboard: create_app binds extensions, registers blueprints, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Config
+from app.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config: Any | None = None) -> Flask:
+    """Build the app for one configuration (the environment's by default)."""
+    config = config or Config()
+    app = Flask(__name__, instance_path=config.INSTANCE_PATH, template_folder="../templates",
+                static_folder="../static")
+    app.config.from_object(config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if config.TRUSTED_PROXY_COUNT:
+        n = config.TRUSTED_PROXY_COUNT
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).parent.parent / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from app import models  # noqa: F401  (registers the tables)
+    from app.api import bp as api_bp
+    from app.api.errors import register_error_handlers
+    from app.api.oauth import bp as oauth_bp
+    from app.auth.server import create_server
+    from app.cli import register_cli
+    from app.observability import init_observability
+    from app.services import build_services
+    from app.web.security import init_security
+
+    with app.app_context():
+        app.extensions["scoreboard"] = services = build_services(config, db.engine)
+    app.extensions["oauth_server"] = create_server(app, services.issuer)
+    csrf.exempt(api_bp)
+    csrf.exempt(oauth_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(oauth_bp)
+    register_error_handlers(app)
+    init_security(app)
+    init_observability(app)
+    register_cli(app)
+
+    @app.before_request
+    def _start_services() -> None:
+        services.start()
+
+    return app

@@ -1,0 +1,87 @@
+"""Register, sign in, and the caller's own profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app
+
+from app.api import bp
+from app.api.context import body, json_response, origin, principal
+from app.api.schemas import LoginIn, MePatch, RegisterIn
+from app.auth.accounts import authenticate, create_user
+from app.errors import ScoreboardError
+from app.extensions import db
+from app.models.users import User
+from app.scoring.board import iso
+from app.services import services
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "display_name": user.display_name,
+            "email": user.email, "role": user.role}
+
+
+@bp.post("/auth/register")
+def register() -> Response:
+    data = body(RegisterIn)
+    s = services()
+    user = create_user(db.session, data.username, data.email, data.password,
+                       hash_method=current_app.config["PASSWORD_HASH_METHOD"], origin=origin(),
+                       rules=s.rules)
+    db.session.commit()
+    return json_response({**s.issuer.issue_for(user), "user": user_json(user)}, 201)
+
+
+@bp.post("/auth/login")
+def login() -> Response:
+    data = body(LoginIn)
+    c = current_app.config
+    user = authenticate(db.session, data.username, data.password, origin=origin(),
+                        limits=services().limits, failures_limit=c["RATELIMIT_LOGIN_FAILURES"],
+                        enabled=c["RATELIMIT_ENABLED"])
+    db.session.commit()
+    return json_response({**services().issuer.issue_for(user), "user": user_json(user)})
+
+
+def current_account() -> User:
+    """:raise ScoreboardError UNAUTHORIZED: signed out, or the account is gone."""
+    who = principal()
+    user = db.session.get(User, who.user_id)  # type: ignore[union-attr]
+    if user is None or user.is_deleted:
+        raise ScoreboardError("UNAUTHORIZED", "The account no longer exists.")
+    return user
+
+
+def me_json(user: User) -> dict[str, Any]:
+    standing, total = services().standings.rank(user.id)
+    from app.api.leaderboard import percentile
+
+    return {
+        **user_json(user), "user_id": user.id, "score": user.score,
+        "rank": standing.rank if standing else None,
+        "percentile": percentile(standing.rank, total) if standing else None,
+        "total_players": total, "is_hidden": user.is_hidden, "is_banned": user.is_banned,
+        "last_updated": iso(user.score_updated_at), "created_at": iso(user.created_at),
+    }
+
+
+@bp.get("/me")
+def me() -> Response:
+    return json_response(me_json(current_account()))
+
+
+@bp.patch("/me")
+def patch_me() -> Response:
+    user = current_account()
+    data = body(MePatch)
+    moderation = services().moderation
+    if data.display_name is not None:
+        name = " ".join(data.display_name.split())
+        if not name or not name.isprintable():
+            raise ScoreboardError("INVALID_REQUEST", "display_name: must be visible text")
+        moderation.rename(user.id, name, origin())
+    if data.is_hidden is not None and data.is_hidden != user.is_hidden:
+        moderation.set_hidden(user.id, user.id, data.is_hidden, "player privacy choice", origin())
+    db.session.expire_all()
+    return json_response(me_json(db.session.get(User, user.id)))  # type: ignore[arg-type]

@@ -1,0 +1,68 @@
+"""Every error, whatever raised it, answers in the SPEC §6 shape; never a bare 500 page."""
+
+from __future__ import annotations
+
+import logging
+
+import time
+
+import orjson
+from flask import Flask, Response, g, has_request_context, request
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.errors import ScoreboardError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+              405: "INVALID_REQUEST", 409: "ALREADY_EXISTS", 413: "INVALID_REQUEST",
+              415: "INVALID_REQUEST", 429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE"}
+
+
+def error_response(err: ScoreboardError) -> Response:
+    """The JSON response for a refusal, with Retry-After when there is a wait."""
+    if has_request_context():
+        g.error_code = err.code
+    response = Response(orjson.dumps(err.to_dict()), status=err.status, mimetype="application/json")
+    if err.retry_after is not None:
+        response.headers["Retry-After"] = str(err.retry_after)
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map domain errors, HTTP errors and crashes to the error shape."""
+
+    @app.errorhandler(ScoreboardError)
+    def _domain(err: ScoreboardError) -> Response:
+        return error_response(err)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(err: CSRFError) -> Response:
+        return error_response(ScoreboardError("FORBIDDEN", f"CSRF check failed: {err.description}"))
+
+    @app.errorhandler(RateLimitExceeded)
+    def _limited(err: RateLimitExceeded) -> Response:
+        from app.extensions import limiter
+
+        wait = None
+        current = limiter.current_limit
+        if current is not None:
+            wait = max(1, int(current.reset_at - time.time()))
+        return error_response(ScoreboardError("RATE_LIMITED", "Too many requests from this address.",
+                                              retry_after=wait))
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Response:
+        status = err.code or 500
+        code = HTTP_CODES.get(status, "INTERNAL" if status >= 500 else "INVALID_REQUEST")
+        message = err.description or err.name
+        if status == 413:
+            message = f"The request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes."
+        return error_response(ScoreboardError(code, message, status=status))
+
+    @app.errorhandler(Exception)
+    def _crash(err: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(ScoreboardError("INTERNAL", "Something went wrong on our side."))

@@ -1,0 +1,33 @@
+"""Request bodies: strict types, unknown fields refused."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RegisterIn(Strict):
+    username: str = Field(max_length=32)
+    email: str | None = Field(default=None, max_length=254)
+    password: str = Field(max_length=128)
+
+
+class LoginIn(Strict):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=128)
+
+
+class ActionTokenIn(Strict):
+    action_type: str = Field(max_length=64)
+
+
+class ScoreIn(Strict):
+    action_token: str = Field(max_length=512)
+
+
+class MePatch(Strict):
+    display_name: str | None = Field(default=None, min_length=1, max_length=64)
+    is_hidden: bool | None = None

@@ -1,0 +1,1 @@
+"""Local accounts, OAuth client login, the OAuth server for API clients."""

@@ -1,0 +1,221 @@
+"""The OAuth 2.0 authorization server for API clients (Authlib): refresh rotation, revocation,
+authorization code + PKCE, JWT access tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from typing import Any
+
+import orjson
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import Response
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.keys import AccessTokens
+from app.auth.principal import SCOPE_ADMIN, SCOPE_READ, SCOPE_SCORE
+from app.extensions import db
+from app.models.oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken
+from app.models.users import User
+
+WEB_CLIENT_ID = "scoreboard-web"
+SCOPES = [SCOPE_READ, SCOPE_SCORE, SCOPE_ADMIN]
+OAUTH_ERRORS = {
+    "invalid_client": "UNAUTHORIZED",
+    "invalid_grant": "TOKEN_INVALID",
+    "unauthorized_client": "FORBIDDEN",
+    "access_denied": "FORBIDDEN",
+}
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def player_scope(user: User) -> str:
+    """The scope register/login tokens carry."""
+    return " ".join([SCOPE_READ, SCOPE_SCORE] + ([SCOPE_ADMIN] if user.is_admin else []))
+
+
+def web_client() -> OAuthClient:
+    """The built-in public first-party client, created on first use."""
+    client = db.session.execute(select(OAuthClient).filter_by(client_id=WEB_CLIENT_ID)).scalar_one_or_none()
+    if client is not None:
+        return client
+    client = OAuthClient(client_id=WEB_CLIENT_ID, client_secret="", client_id_issued_at=int(time.time()))
+    client.set_client_metadata({
+        "client_name": "Live Scoreboard web", "grant_types": ["refresh_token"],
+        "token_endpoint_auth_method": "none", "scope": " ".join(SCOPES), "response_types": [],
+    })
+    try:
+        with db.session.begin_nested():
+            db.session.add(client)
+    except IntegrityError:
+        return web_client()
+    return client
+
+
+class TokenIssuer:
+    """Token responses for any grant; each refresh token belongs to a family that rotates."""
+
+    def __init__(self, access: AccessTokens, refresh_ttl: int):
+        self.access = access
+        self.refresh_ttl = refresh_ttl
+
+    def __call__(self, grant_type: str, client: OAuthClient, user: User | None = None,
+                 scope: str | None = None, expires_in: int | None = None,
+                 include_refresh_token: bool = True, family: str | None = None) -> dict[str, Any]:
+        assert user is not None
+        scope = scope or player_scope(user)
+        family = family or secrets.token_urlsafe(16)
+        token, jti = self.access.issue(user.id, user.username, scope, client.get_client_id(), family)
+        out: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
+                               "expires_in": self.access.ttl, "scope": scope,
+                               "_jti": jti, "_family": family}
+        if include_refresh_token:
+            out["refresh_token"] = secrets.token_urlsafe(32)
+        return out
+
+    def save(self, token: dict[str, Any], user_id: int, client_id: str) -> None:
+        """Store the pair (refresh hashed); strips the private fields from the response."""
+        now = int(time.time())
+        refresh = token.get("refresh_token")
+        db.session.add(OAuthToken(
+            user_id=user_id, client_id=client_id, family_id=token.pop("_family"),
+            access_jti=token.pop("_jti"), refresh_token_hash=_hash(refresh) if refresh else None,
+            scope=token["scope"], issued_at=now, expires_in=token["expires_in"],
+            refresh_expires_at=now + self.refresh_ttl if refresh else 0,
+        ))
+        db.session.commit()
+
+    def issue_for(self, user: User, client: OAuthClient | None = None) -> dict[str, Any]:
+        """A fresh token response (new family) for a user who just signed in."""
+        client = client or web_client()
+        token = self(grant_type="password", client=client, user=user)
+        self.save(token, user.id, client.get_client_id())
+        return token
+
+
+def revoke_family(family_id: str) -> None:
+    db.session.execute(update(OAuthToken).where(OAuthToken.family_id == family_id,
+                                                 OAuthToken.revoked_at == 0)
+                       .values(revoked_at=int(time.time())))
+    db.session.commit()
+
+
+class RotatingRefreshGrant(grants.RefreshTokenGrant):
+    """Each use returns a new refresh token; presenting a used one revokes the whole family."""
+
+    INCLUDE_NEW_REFRESH_TOKEN = True
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
+
+    def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+        row = db.session.execute(
+            select(OAuthToken).filter_by(refresh_token_hash=_hash(refresh_token))
+        ).scalar_one_or_none()
+        if row is None or row.revoked_at or row.refresh_expires_at < time.time():
+            return None
+        if row.rotated_at:
+            revoke_family(row.family_id)
+            return None
+        return row
+
+    def authenticate_user(self, refresh_token: OAuthToken) -> User | None:
+        user = db.session.get(User, refresh_token.user_id)
+        return user if user is not None and not user.is_deleted else None
+
+    def issue_token(self, user: User, refresh_token: OAuthToken) -> dict[str, Any]:
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        return self.server.token_issuer(grant_type=self.GRANT_TYPE, client=self.request.client,
+                                        user=user, scope=scope, family=refresh_token.family_id)
+
+    def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
+        refresh_token.rotated_at = int(time.time())
+        db.session.commit()
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        db.session.add(OAuthAuthorizationCode(
+            code=code, client_id=request.client.client_id, redirect_uri=request.payload.redirect_uri,
+            scope=request.payload.scope, user_id=request.user.id,
+            code_challenge=request.payload.data.get("code_challenge"),
+            code_challenge_method=request.payload.data.get("code_challenge_method")))
+        db.session.commit()
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> Any:
+        item = db.session.execute(select(OAuthAuthorizationCode).filter_by(
+            code=code, client_id=client.client_id)).scalar_one_or_none()
+        return item if item is not None and not item.is_expired() else None
+
+    def delete_authorization_code(self, authorization_code: Any) -> None:
+        db.session.delete(authorization_code)
+        db.session.commit()
+
+    def authenticate_user(self, authorization_code: Any) -> User | None:
+        return db.session.get(User, authorization_code.user_id)
+
+
+class Revocation(RevocationEndpoint):
+    """RFC 7009: revoking either token of a pair revokes its whole family."""
+
+    CLIENT_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
+        row = db.session.execute(select(OAuthToken).filter_by(
+            refresh_token_hash=_hash(token_string))).scalar_one_or_none()
+        if row is None and token_type_hint != "refresh_token":
+            try:
+                jti = self.server.token_issuer.access.verify(token_string)["jti"]
+            except Exception:
+                return None
+            row = db.session.execute(select(OAuthToken).filter_by(access_jti=jti)).scalar_one_or_none()
+        return row
+
+    def revoke_token(self, token: OAuthToken, request: Any) -> None:
+        revoke_family(token.family_id)
+
+
+class ScoreboardAuthServer(AuthorizationServer):
+    """Authlib's server, answering errors in the SPEC §6 shape."""
+
+    token_issuer: TokenIssuer
+
+    def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
+        if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+            oauth_error = payload["error"]
+            payload = {"success": False, "error": {
+                "code": OAUTH_ERRORS.get(oauth_error, "INVALID_REQUEST"),
+                "message": payload.get("error_description") or oauth_error,
+                "oauth_error": oauth_error}}
+        if isinstance(payload, dict):
+            payload = orjson.dumps(payload)
+        return Response(payload, status=status_code, headers=headers)
+
+
+def create_server(app: Any, issuer: TokenIssuer) -> ScoreboardAuthServer:
+    """Bind the authorization server to the app with our grants and endpoints."""
+
+    def query_client(client_id: str) -> OAuthClient | None:
+        if client_id == WEB_CLIENT_ID:
+            return web_client()
+        return db.session.execute(select(OAuthClient).filter_by(client_id=client_id)).scalar_one_or_none()
+
+    def save_token(token: dict[str, Any], request: Any) -> None:
+        issuer.save(token, request.user.id, request.client.get_client_id())
+
+    server = ScoreboardAuthServer()
+    server.token_issuer = issuer
+    server.init_app(app, query_client=query_client, save_token=save_token)
+    server.register_token_generator("default", issuer)
+    server.register_grant(RotatingRefreshGrant)
+    server.register_grant(CodeGrant, [CodeChallenge(required=True)])
+    server.register_endpoint(Revocation)
+    return server

@@ -1,0 +1,1 @@
+"""Rate-limit policy, fraud rules and the review queue."""

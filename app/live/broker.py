@@ -1,0 +1,102 @@
+"""Change events between processes: Redis pub/sub, or an in-process twin for the embedded mode."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[bytes], None]
+
+
+class InProcessBroker:
+    """Delivers each published message to this process's listeners, in the caller's thread."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self.connected = True
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def on_connect(self, callback: Callable[[], None]) -> None:
+        """Nothing to reconnect in one process."""
+
+    def publish(self, message: bytes, pipe=None) -> None:  # type: ignore[no-untyped-def]
+        for listener in self._listeners:
+            try:
+                listener(message)
+            except Exception:
+                log.exception("live listener failed")
+
+    def start(self) -> None:
+        """Nothing to start."""
+
+
+class RedisBroker:
+    """One subscriber thread (a greenlet under gevent) per process, reconnecting with backoff."""
+
+    def __init__(self, redis, channel: str):  # type: ignore[no-untyped-def]
+        self._redis = redis
+        self.channel = channel
+        self._listeners: list[Listener] = []
+        self._on_connect: list[Callable[[], None]] = []
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.connected = False
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def on_connect(self, callback: Callable[[], None]) -> None:
+        """Run `callback` each time the subscription is (re)established."""
+        self._on_connect.append(callback)
+
+    def publish(self, message: bytes, pipe=None) -> None:  # type: ignore[no-untyped-def]
+        (pipe or self._redis).publish(self.channel, message)
+
+    def start(self) -> None:
+        """Start the listener once per process."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="broker", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                self._listen()
+                delay = 0.1
+            except (RedisError, OSError) as exc:
+                self.connected = False
+                log.warning("broker connection lost (%s); retrying in %.1fs", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _listen(self) -> None:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(self.channel)
+            self.connected = True
+            for callback in self._on_connect:
+                callback()
+            while True:
+                message = pubsub.get_message(timeout=30.0)
+                if message is None:
+                    pubsub.ping()  # surfaces a dead connection as an error
+                    continue
+                if message["type"] != "message":
+                    continue
+                for listener in self._listeners:
+                    try:
+                        listener(message["data"])
+                    except Exception:
+                        log.exception("live listener failed")
+        finally:
+            pubsub.close()

@@ -1,0 +1,20 @@
+"""Database models, one module per domain."""
+
+from app.models.audit import AuditLog
+from app.models.fraud import FraudFlag
+from app.models.oauth import OAuthAccount, OAuthAuthorizationCode, OAuthClient, OAuthToken, SigningKey
+from app.models.scores import BoardState, ScoreEvent
+from app.models.users import User
+
+__all__ = [
+    "AuditLog",
+    "BoardState",
+    "FraudFlag",
+    "OAuthAccount",
+    "OAuthAuthorizationCode",
+    "OAuthClient",
+    "OAuthToken",
+    "ScoreEvent",
+    "SigningKey",
+    "User",
+]

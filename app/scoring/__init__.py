@@ -1,0 +1,1 @@
+"""The scoring pipeline: catalog, action tokens, submit, ranking. No Flask request here."""

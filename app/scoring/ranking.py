@@ -1,0 +1,211 @@
+"""Ranking (SPEC §4) from the Redis rank index or the database; both order players the same way.
+
+Order: score descending, then the earlier `score_updated_at`, then the lower user id.
+The Redis index keeps the exact score as the sorted-set score and encodes the tie-break in the
+member, so ZREVRANGE yields the database order. Each user's entry carries `rank_version`; a
+stale write never overwrites a newer one, whatever order the workers apply them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
+
+from app.models.types import UTCDateTime
+from app.models.users import RANKED_SQL
+
+TS_MAX = 10**16  # microseconds since the epoch fit in 16 digits until year 2286
+ID_MAX = 10**15
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A ranked player's position, without names."""
+
+    user_id: int
+    score: int
+    updated_at: datetime
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class RankState:
+    """What the index needs to place one player."""
+
+    user_id: int
+    version: int
+    ranked: bool
+    score: int
+    updated_at: datetime | None
+
+
+def _micros(ts: datetime) -> int:
+    return int(ts.timestamp()) * 1_000_000 + ts.microsecond
+
+
+def encode_member(updated_at: datetime, user_id: int) -> str:
+    """A sorted-set member whose reverse lexical order is the tie rule."""
+    return f"{TS_MAX - _micros(updated_at):016d}{ID_MAX - user_id:015d}"
+
+
+def decode_member(member: str) -> tuple[int, datetime]:
+    """The user id and `score_updated_at` a member encodes."""
+    micros = TS_MAX - int(member[:16])
+    ts = datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
+    return ID_MAX - int(member[16:]), ts
+
+
+APPLY_LUA = """
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+local prev = false
+if cur then
+  local sep = string.find(cur, '|', 1, true)
+  if tonumber(string.sub(cur, 1, sep - 1)) >= tonumber(ARGV[2]) then
+    local m = string.sub(cur, sep + 1)
+    local r = false
+    if m ~= '' then r = redis.call('ZREVRANK', KEYS[1], m) end
+    local total = redis.call('ZCARD', KEYS[1])
+    if ARGV[7] ~= '' then
+      redis.call('PUBLISH', ARGV[6], '0|' .. (r and r + 1 or 0) .. '|' .. total .. '|' .. ARGV[7])
+    end
+    return {-2, r or -1, total}
+  end
+  local old = string.sub(cur, sep + 1)
+  if old ~= '' then
+    prev = redis.call('ZREVRANK', KEYS[1], old)
+    redis.call('ZREM', KEYS[1], old)
+  end
+end
+local new = false
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[5])
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. ARGV[5])
+  new = redis.call('ZREVRANK', KEYS[1], ARGV[5])
+else
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|')
+end
+local total = redis.call('ZCARD', KEYS[1])
+if ARGV[7] ~= '' then
+  redis.call('PUBLISH', ARGV[6], (prev and prev + 1 or 0) .. '|' .. (new and new + 1 or 0) .. '|' .. total .. '|' .. ARGV[7])
+end
+return {prev or -1, new or -1, total}
+"""
+
+
+class RankIndex:
+    """The Redis sorted set of ranked players, shared by every process."""
+
+    def __init__(self, redis, namespace: str):  # type: ignore[no-untyped-def]
+        self.redis = redis
+        self.zset = f"{namespace}:rank"
+        self.users = f"{namespace}:rank:users"
+        self.ready_key = f"{namespace}:rank:ready"
+        self._apply = redis.register_script(APPLY_LUA)
+
+    def apply(self, state: RankState, channel: str = "", message: bytes = b"", pipe=None):  # type: ignore[no-untyped-def]
+        """Place one player; publish `message` (prefixed with the ranks) in the same atomic step."""
+        member = encode_member(state.updated_at, state.user_id) if state.ranked else ""
+        args = [state.user_id, state.version, int(state.ranked), state.score, member, channel, message]
+        return self._apply(keys=[self.zset, self.users], args=args, client=pipe or self.redis)
+
+    @staticmethod
+    def parse_apply(result: Sequence[int]) -> tuple[int | None, int | None, int]:
+        """(previous rank, new rank, total) from an apply result; ranks are 1-based."""
+        prev, new, total = (int(x) for x in result)
+        return (prev + 1 if prev >= 0 else None), (new + 1 if new >= 0 else None), total
+
+    def is_ready(self) -> bool:
+        return bool(self.redis.exists(self.ready_key))
+
+    def top(self, limit: int, offset: int = 0) -> tuple[list[Standing], int]:
+        """The standings at ranks offset+1 … offset+limit, and the number of ranked players."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrevrange(self.zset, offset, offset + limit - 1, withscores=True)
+        pipe.zcard(self.zset)
+        rows, total = pipe.execute()
+        return [self._standing(m, s, offset + i + 1) for i, (m, s) in enumerate(rows)], total
+
+    def rank(self, user_id: int) -> tuple[Standing | None, int]:
+        """One player's standing (None if not ranked) and the number of ranked players."""
+        cur = self.redis.hget(self.users, user_id)
+        member = cur.decode().split("|", 1)[1] if cur else ""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrevrank(self.zset, member or "-")
+        pipe.zscore(self.zset, member or "-")
+        pipe.zcard(self.zset)
+        rank, score, total = pipe.execute()
+        if not member or rank is None:
+            return None, total
+        return self._standing(member.encode(), score, rank + 1), total
+
+    def rebuild(self, states: Iterable[RankState], batch: int = 1000) -> int:
+        """Apply every player's state (version-guarded) and mark the index ready."""
+        count, pipe = 0, self.redis.pipeline(transaction=False)
+        for state in states:
+            self.apply(state, pipe)
+            count += 1
+            if count % batch == 0:
+                pipe.execute()
+        pipe.set(self.ready_key, 1)
+        pipe.execute()
+        return count
+
+    def clear(self) -> None:
+        self.redis.delete(self.zset, self.users, self.ready_key)
+
+    @staticmethod
+    def _standing(member: bytes, score: float, rank: int) -> Standing:
+        uid, ts = decode_member(member.decode())
+        return Standing(uid, int(score), ts, rank)
+
+
+_TS = UTCDateTime()
+_RANKED = f"WHERE {RANKED_SQL}"
+_AHEAD = (
+    f"SELECT count(*) FROM users {_RANKED} AND (score > :score OR (score = :score AND "
+    "(score_updated_at < :ts OR (score_updated_at = :ts AND id < :uid))))"
+)
+
+
+class DbRanking:
+    """The same ranking straight from the database (embedded mode, or Redis unavailable)."""
+
+    TOP = text(
+        f"SELECT id, score, score_updated_at FROM users {_RANKED} "
+        "ORDER BY score DESC, score_updated_at ASC, id ASC LIMIT :limit OFFSET :offset"
+    ).columns(score_updated_at=_TS)
+    TOTAL = text(f"SELECT count(*) FROM users {_RANKED}")
+    AHEAD = text(_AHEAD).bindparams(bindparam("ts", type_=_TS))
+    ME = text(f"SELECT id, score, score_updated_at FROM users {_RANKED} AND id = :uid").columns(
+        score_updated_at=_TS
+    )
+    STATES = text(
+        "SELECT id, rank_version, score, score_updated_at, "
+        f"CASE WHEN {RANKED_SQL} THEN 1 ELSE 0 END AS ranked FROM users"
+    ).columns(score_updated_at=_TS)
+
+    def top(self, conn: Connection, limit: int, offset: int = 0) -> tuple[list[Standing], int]:
+        rows = conn.execute(self.TOP, {"limit": limit, "offset": offset}).all()
+        total = conn.execute(self.TOTAL).scalar_one()
+        return [Standing(r[0], r[1], r[2], offset + i + 1) for i, r in enumerate(rows)], total
+
+    def rank_of(self, conn: Connection, user_id: int, score: int, ts: datetime) -> int:
+        """1 + the number of ranked players ahead of (score, ts, user_id)."""
+        ahead = conn.execute(self.AHEAD, {"score": score, "ts": ts, "uid": user_id}).scalar_one()
+        return int(ahead) + 1
+
+    def rank(self, conn: Connection, user_id: int) -> tuple[Standing | None, int]:
+        total = conn.execute(self.TOTAL).scalar_one()
+        row = conn.execute(self.ME, {"uid": user_id}).first()
+        if row is None:
+            return None, total
+        return Standing(row[0], row[1], row[2], self.rank_of(conn, *row)), total
+
+    def states(self, conn: Connection) -> Iterable[RankState]:
+        """Every player's index state, for a rebuild."""
+        for r in conn.execute(self.STATES):
+            yield RankState(r[0], r[1], bool(r[4]), r[2], r[3])

@@ -1,0 +1,332 @@
+"""Issue one-time action tokens and accept scores (SPEC §5), in the SPEC's check order."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from app.audit import Origin, audit_row, write_audit
+from app.auth.principal import SCOPE_SCORE, Principal
+from app.errors import ScoreboardError
+from app.fraud.limits import RateLimits
+from app.fraud.rules import FraudRules
+from app.models.scores import ScoreEvent
+from app.models.types import UTCDateTime
+from app.scoring.catalog import Action, ActionCatalog
+from app.scoring.ranking import RankState
+from app.scoring.tokens import ActionTokenSigner, TokenStore
+from app.scoring.writer import BoardWriter, bump_seq, change_event
+
+log = logging.getLogger(__name__)
+
+_TS = UTCDateTime()
+_LOAD = text(
+    "SELECT id, username, display_name, score, score_updated_at, is_banned, banned_until, "
+    "suspended_until, is_flagged, is_hidden, is_deleted, penalty_level FROM users WHERE id = :uid"
+).columns(score_updated_at=_TS, banned_until=_TS, suspended_until=_TS)
+_ADD = text(
+    "UPDATE users SET score = score + :points, score_updated_at = :now, "
+    "rank_version = rank_version + 1, updated_at = :now WHERE id = :uid "
+    "RETURNING score, rank_version, is_banned, is_hidden, username, display_name"
+).bindparams(bindparam("now", type_=_TS))
+_EVENT = ScoreEvent.__table__.insert()
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The rate-limit and penalty settings (SPEC §10)."""
+
+    score_per_user: str
+    token_per_user: str
+    score_per_session: str
+    score_global: str
+    flagged_score: str
+    penalty_violations: int
+    penalty_window: int
+    penalty_steps: tuple[int, ...]
+    enabled: bool = True
+
+    @classmethod
+    def from_config(cls, c: Any) -> Limits:
+        return cls(
+            c.RATELIMIT_SCORE_PER_USER,
+            c.RATELIMIT_TOKEN_PER_USER,
+            c.RATELIMIT_SCORE_PER_SESSION,
+            c.RATELIMIT_SCORE_GLOBAL,
+            c.RATELIMIT_FLAGGED_SCORE,
+            c.PENALTY_VIOLATIONS,
+            c.PENALTY_WINDOW_SECONDS,
+            tuple(c.PENALTY_STEPS),
+            c.RATELIMIT_ENABLED,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    action_token: str
+    action_type: str
+    expires_at: datetime
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    user_id: int
+    username: str
+    action_id: str
+    action_type: str
+    points: int
+    new_score: int
+    rank: int | None
+    previous_rank: int | None
+    next_token: IssuedToken | None
+
+
+@dataclass(frozen=True, slots=True)
+class Player:
+    """The columns of a player the pipeline checks."""
+
+    id: int
+    username: str
+    display_name: str
+    score: int
+    score_updated_at: datetime | None
+    is_banned: bool
+    banned_until: datetime | None
+    suspended_until: datetime | None
+    is_flagged: bool
+    is_hidden: bool
+    is_deleted: bool
+    penalty_level: int
+
+    @property
+    def ranked(self) -> bool:
+        return self.score_updated_at is not None and not self.is_banned and not self.is_hidden
+
+
+class Scorer:
+    """The scoring pipeline; every caller (API, pages, CLI, tests) goes through it."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        catalog: ActionCatalog,
+        signer: ActionTokenSigner,
+        tokens: TokenStore,
+        limits: RateLimits,
+        policy: Limits,
+        writer: BoardWriter,
+        rules: FraudRules,
+        unban: Callable[[int], None],
+        clock: Callable[[], float] = time.time,
+    ):
+        self.engine = engine
+        self.catalog = catalog
+        self.signer = signer
+        self.tokens = tokens
+        self.limits = limits
+        self.policy = policy
+        self.writer = writer
+        self.rules = rules
+        self.unban = unban
+        self.clock = clock
+
+    # -- issue ---------------------------------------------------------------------------
+
+    def issue_token(self, who: Principal, action_type: str, origin: Origin) -> IssuedToken:
+        """Issue a one-time token for an action the player is about to perform.
+
+        :raise ScoreboardError: FORBIDDEN, ACCOUNT_BANNED, ACCOUNT_SUSPENDED, INVALID_ACTION,
+            RATE_LIMITED.
+        """
+        self._require_scope(who)
+        player = self._player(who.user_id)
+        self._check_standing(player)
+        self.catalog.get(action_type)
+        self._limit(self.policy.token_per_user, "token", who.user_id)
+        return self._mint(who.user_id, action_type)
+
+    def _mint(self, user_id: int, action_type: str) -> IssuedToken:
+        now = self.clock()
+        token, claims = self.signer.issue(user_id, action_type, now)
+        try:
+            self.tokens.remember(claims.nonce, self.signer.ttl)
+        except RedisError as exc:
+            log.warning("token store unavailable (%s); the database guards single use", exc)
+        expires = datetime.fromtimestamp(claims.issued_at + self.signer.ttl, UTC)
+        return IssuedToken(token, action_type, expires, self.signer.ttl)
+
+    # -- submit --------------------------------------------------------------------------
+
+    def submit(self, who: Principal, action_token: str, origin: Origin) -> Accepted:
+        """Check, apply and announce one completed action; audit the outcome either way.
+
+        :raise ScoreboardError: any SPEC §5 refusal, with its code.
+        """
+        try:
+            return self._submit(who, action_token, origin)
+        except ScoreboardError as refusal:
+            self._audit_refusal(who, refusal, origin)
+            raise
+
+    def _submit(self, who: Principal, action_token: str, origin: Origin) -> Accepted:
+        self._require_scope(who)
+        player = self._player(who.user_id)
+        self._check_standing(player)
+        self._check_rates(player, who)
+        claims = self._verify(action_token, player, origin)
+        if claims.user_id != player.id:
+            raise ScoreboardError("TOKEN_USER_MISMATCH", "This action token belongs to another player.")
+        if claims.issued_at + self.signer.ttl < self.clock():
+            raise ScoreboardError("TOKEN_EXPIRED", "The action token has expired; ask for a new one.")
+        action = self.catalog.get(claims.action_type)
+        self._check_pace(player, action)
+        self._consume(claims.nonce)
+        return self._apply(player, action, claims.nonce, origin)
+
+    def _apply(self, player: Player, action: Action, action_id: str, origin: Origin) -> Accepted:
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        previous_rank = None
+        if player.ranked and self.writer.standings.index is None:
+            previous_rank = self.writer.standings.rank_of(player.id, player.score, player.score_updated_at)
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(_ADD, {"points": action.points, "now": now, "uid": player.id}).one()
+                new_score, version, banned, hidden, username, display_name = row
+                conn.execute(_EVENT, {
+                    "user_id": player.id, "action_id": action_id, "action_type": action.type,
+                    "points": action.points, "score_after": new_score, "source": "action",
+                    "ip": origin.ip, "user_agent": origin.user_agent, "created_at": now,
+                })
+                write_audit(conn, audit_row(
+                    "score.accepted", "success", origin, subject=player.id, actor=player.id,
+                    details={"action_id": action_id, "points": action.points, "score_after": new_score},
+                    at=now,
+                ))
+                ranked = not banned and not hidden
+                seq = bump_seq(conn, now) if ranked else None
+        except IntegrityError as exc:
+            raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.") from exc
+        state = RankState(player.id, version, ranked, new_score, now)
+        event = change_event("score", state, (username, display_name), seq, now, points=action.points)
+        placement = self.writer.publish(state, event)
+        if placement.previous_rank is not None or self.writer.standings.index is not None:
+            previous_rank = placement.previous_rank
+        self.rules.after_accept(player.id, action.points, player.score, new_score)
+        return Accepted(
+            player.id, username, action_id, action.type, action.points, new_score,
+            placement.rank, previous_rank, self._next_token(player.id, action.type),
+        )
+
+    def _next_token(self, user_id: int, action_type: str) -> IssuedToken | None:
+        if self._limit_wait(self.policy.token_per_user, "token", user_id):
+            return None
+        return self._mint(user_id, action_type)
+
+    # -- checks --------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_scope(who: Principal) -> None:
+        if not who.can(SCOPE_SCORE):
+            raise ScoreboardError("FORBIDDEN", "This token may not submit scores (needs update:score).")
+
+    def _player(self, user_id: int) -> Player:
+        with self.engine.connect() as conn:
+            row = conn.execute(_LOAD, {"uid": user_id}).first()
+        if row is None or row.is_deleted:
+            raise ScoreboardError("UNAUTHORIZED", "The account no longer exists.")
+        return Player(*row)
+
+    def _check_standing(self, player: Player) -> None:
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        if player.is_banned:
+            if player.banned_until is not None and player.banned_until <= now:
+                self.unban(player.id)
+            else:
+                wait = _seconds_until(player.banned_until, now)
+                raise ScoreboardError("ACCOUNT_BANNED", "This account is banned.", retry_after=wait)
+        if player.suspended_until is not None and player.suspended_until > now:
+            raise ScoreboardError(
+                "ACCOUNT_SUSPENDED",
+                "This account is suspended for a while after repeated limit violations.",
+                retry_after=_seconds_until(player.suspended_until, now),
+            )
+
+    def _check_rates(self, player: Player, who: Principal) -> None:
+        p = self.policy
+        checks = [(p.score_per_user, "score", player.id), (p.score_per_session, "session", who.session_id)]
+        if p.score_global:
+            checks.append((p.score_global, "global", "all"))
+        if player.is_flagged:
+            checks.append((p.flagged_score, "flagged", player.id))
+        waits = [self._limit_wait(limit, *ids) for limit, *ids in checks]
+        if any(waits):
+            self._penalise(player)
+            raise ScoreboardError("RATE_LIMITED", "Too many score submissions; slow down.", retry_after=max(waits))
+
+    def _verify(self, token: str, player: Player, origin: Origin):  # type: ignore[no-untyped-def]
+        try:
+            return self.signer.verify(token)
+        except ScoreboardError:
+            if self.signer.looks_signed(token):
+                self.rules.tampered_token(player.id, player.penalty_level, origin)
+            raise
+
+    def _check_pace(self, player: Player, action: Action) -> None:
+        wait = 0
+        if action.cooldown_seconds:
+            wait = self._limit_wait(f"1/{action.cooldown_seconds} second", "cooldown", player.id, action.type)
+        if action.max_per_hour:
+            wait = max(wait, self._limit_wait(f"{action.max_per_hour}/hour", "hourly", player.id, action.type))
+        if wait:
+            raise ScoreboardError("COOLDOWN", f"Action {action.type!r} is cooling down.", retry_after=wait)
+
+    def _consume(self, nonce: str) -> None:
+        try:
+            outcome = self.tokens.consume(nonce)
+        except RedisError as exc:
+            log.warning("token store unavailable (%s); the database guards single use", exc)
+            outcome = None
+        if outcome is False:
+            raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.")
+
+    def _limit_wait(self, limit: str, *ids: str | int) -> int:
+        if not self.policy.enabled or not limit:
+            return 0
+        return self.limits.hit(limit, *ids)
+
+    def _limit(self, limit: str, *ids: str | int) -> None:
+        wait = self._limit_wait(limit, *ids)
+        if wait:
+            raise ScoreboardError("RATE_LIMITED", "Too many requests; slow down.", retry_after=wait)
+
+    def _penalise(self, player: Player) -> None:
+        p = self.policy
+        window = f"{max(p.penalty_violations - 1, 1)}/{p.penalty_window} seconds"
+        if not self.limits.hit(window, "penalty", player.id):
+            return
+        self.limits.clear(window, "penalty", player.id)
+        self.rules.suspend(player.id, player.penalty_level, "RATE_LIMITED", Origin())
+
+    def _audit_refusal(self, who: Principal, refusal: ScoreboardError, origin: Origin) -> None:
+        with self.engine.begin() as conn:
+            write_audit(conn, audit_row(
+                "score.rejected", "failure", origin, subject=who.user_id, actor=who.user_id,
+                reason=refusal.code, details={"message": refusal.message},
+            ))
+
+
+def _seconds_until(moment: datetime | None, now: datetime) -> int | None:
+    if moment is None:
+        return None
+    return max(1, int((moment - now).total_seconds() + 0.999))

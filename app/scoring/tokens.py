@@ -1,0 +1,139 @@
+"""One-time action tokens: HMAC-signed, key id inside, kept server-side until used."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.errors import ScoreboardError
+
+VERSION = "a1"
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """A 32-byte key for one purpose, derived from an application secret."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+def _kid(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:8]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True, slots=True)
+class ActionClaims:
+    user_id: int
+    action_type: str
+    nonce: str
+    issued_at: int
+
+
+class ActionTokenSigner:
+    """Signs with the first key, verifies with any (current + previous keys for rotation)."""
+
+    def __init__(self, keys: list[bytes], ttl: int):
+        self._keys = {_kid(k): k for k in keys}
+        self._current = _kid(keys[0])
+        self.ttl = ttl
+
+    def issue(self, user_id: int, action_type: str, now: float) -> tuple[str, ActionClaims]:
+        """Return a new signed token and its claims."""
+        claims = ActionClaims(user_id, action_type, secrets.token_urlsafe(18), int(now))
+        body = f"{VERSION}.{self._current}.{user_id}.{action_type}.{claims.nonce}.{claims.issued_at}"
+        return f"{body}.{self._sign(self._keys[self._current], body)}", claims
+
+    def verify(self, token: str) -> ActionClaims:
+        """Check the signature and return the claims.
+
+        :raise ScoreboardError TOKEN_INVALID: malformed, unknown key or bad signature.
+        """
+        parts = token.split(".")
+        if len(parts) != 7 or parts[0] != VERSION:
+            raise ScoreboardError("TOKEN_INVALID", "The action token is malformed.")
+        key = self._keys.get(parts[1])
+        body, signature = token.rsplit(".", 1)
+        if key is None or not hmac.compare_digest(signature, self._sign(key, body)):
+            raise ScoreboardError("TOKEN_INVALID", "The action token signature is not valid.")
+        _, _, uid, action_type, nonce, issued_at = parts[:6]
+        return ActionClaims(int(uid), action_type, nonce, int(issued_at))
+
+    def looks_signed(self, token: str) -> bool:
+        """True when the token has our shape and a key id we know (a bad signature is tampering)."""
+        parts = token.split(".")
+        return len(parts) == 7 and parts[0] == VERSION and parts[1] in self._keys
+
+    @staticmethod
+    def _sign(key: bytes, body: str) -> str:
+        return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest()[:24])
+
+
+class TokenStore(Protocol):
+    """Server-side record of outstanding tokens."""
+
+    def remember(self, nonce: str, ttl: int) -> None: ...
+
+    def consume(self, nonce: str) -> bool | None:
+        """True: was outstanding, now used. False: already used. None: unknown to the store."""
+        ...
+
+
+class MemoryTokenStore:
+    """The in-process twin, for the embedded mode."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, tuple[bool, float]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, nonce: str, ttl: int) -> None:
+        with self._lock:
+            self._sweep()
+            self._tokens[nonce] = (False, time.monotonic() + ttl)
+
+    def consume(self, nonce: str) -> bool | None:
+        with self._lock:
+            entry = self._tokens.get(nonce)
+            if entry is None or entry[1] < time.monotonic():
+                return None
+            if entry[0]:
+                return False
+            self._tokens[nonce] = (True, entry[1])
+            return True
+
+    def _sweep(self) -> None:
+        if len(self._tokens) > 10_000:
+            now = time.monotonic()
+            self._tokens = {k: v for k, v in self._tokens.items() if v[1] >= now}
+
+
+CONSUME_LUA = """
+local v = redis.call('GET', KEYS[1])
+if not v then return -1 end
+if v == 'used' then return 0 end
+redis.call('SET', KEYS[1], 'used', 'KEEPTTL')
+return 1
+"""
+
+
+class RedisTokenStore:
+    """Outstanding tokens in Redis, shared by every worker and host."""
+
+    def __init__(self, redis, namespace: str):  # type: ignore[no-untyped-def]
+        self._redis = redis
+        self._prefix = f"{namespace}:tok:"
+        self._consume = redis.register_script(CONSUME_LUA)
+
+    def remember(self, nonce: str, ttl: int) -> None:
+        self._redis.set(self._prefix + nonce, "issued", ex=ttl)
+
+    def consume(self, nonce: str) -> bool | None:
+        result = int(self._consume(keys=[self._prefix + nonce]))
+        return None if result < 0 else bool(result)

@@ -1,0 +1,114 @@
+"""The domain services of one app, wired once: Redis-backed in production, in-process twins
+in the embedded mode. Every caller (API, pages, live transports, CLI, tests) uses these."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis as redis_lib
+from flask import current_app
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from app.auth.keys import AccessTokens
+from app.auth.server import TokenIssuer
+from app.fraud.limits import RateLimits
+from app.fraud.rules import FraudRules, Thresholds
+from app.live.broker import InProcessBroker, RedisBroker
+from app.scoring.board import Board
+from app.scoring.catalog import ActionCatalog
+from app.scoring.moderation import Moderation
+from app.scoring.ranking import RankIndex
+from app.scoring.service import Limits, Scorer
+from app.scoring.standings import RedisHealth, Standings
+from app.scoring.tokens import ActionTokenSigner, MemoryTokenStore, RedisTokenStore, derive_key
+from app.scoring.writer import BoardWriter, decode_envelope
+
+log = logging.getLogger(__name__)
+
+_NAMES = text("SELECT id, username, display_name FROM users WHERE id IN :ids")
+
+
+@dataclass
+class Services:
+    config: Any
+    engine: Engine
+    redis: Any
+    limits: RateLimits
+    standings: Standings
+    board: Board
+    broker: Any
+    writer: BoardWriter
+    rules: FraudRules
+    scorer: Scorer
+    moderation: Moderation
+    access: AccessTokens
+    issuer: TokenIssuer
+    catalog: ActionCatalog
+    _started: bool = field(default=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def start(self) -> None:
+        """Start this process's broker listener and load the board (once, after fork)."""
+        if self._started:
+            return
+        with self._lock:
+            if self._started:
+                return
+            self.broker.start()
+            self.board.resync()
+            self._started = True
+
+
+def build_services(config: Any, engine: Engine) -> Services:
+    """Wire the services for one app from its configuration."""
+    ns = config.REDIS_NAMESPACE
+    client = None
+    if config.REDIS_URL:
+        client = redis_lib.Redis.from_url(
+            config.REDIS_URL, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=30
+        )
+    health = RedisHealth()
+    strategy = getattr(config, "RATELIMIT_STRATEGY", "moving-window")
+    limits = RateLimits(config.REDIS_URL or "memory://", f"{ns}:limits", strategy)
+    index = RankIndex(client, ns) if client is not None else None
+    standings = Standings(engine, index, health)
+    broker = RedisBroker(client, f"{ns}:board") if client is not None else InProcessBroker()
+    writer = BoardWriter(standings, broker, f"{ns}:board")
+
+    def load_names(ids: list[int]) -> dict[int, tuple[str, str]]:
+        from sqlalchemy import bindparam
+
+        stmt = _NAMES.bindparams(bindparam("ids", expanding=True))
+        with engine.connect() as conn:
+            return {r[0]: (r[1], r[2]) for r in conn.execute(stmt, {"ids": ids})}
+
+    board = Board(standings.top, load_names, standings.board_state)
+    broker.subscribe(lambda message: board.handle(decode_envelope(message)[1]))
+    broker.on_connect(standings.repair)
+    broker.on_connect(board.resync)
+    standings.on_rebuilt.append(board.resync)
+
+    secrets_ = [config.SECRET_KEY, *config.SECRET_KEY_FALLBACKS]
+    signer = ActionTokenSigner([derive_key(s, "action-tokens") for s in secrets_], config.ACTION_TOKEN_TTL)
+    tokens = RedisTokenStore(client, ns) if client is not None else MemoryTokenStore()
+    rules = FraudRules(engine, limits, Thresholds.from_config(config))
+    moderation = Moderation(engine, writer)
+    catalog = ActionCatalog(config.ACTION_CATALOG)
+    scorer = Scorer(
+        engine=engine, catalog=catalog, signer=signer, tokens=tokens, limits=limits,
+        policy=Limits.from_config(config), writer=writer, rules=rules,
+        unban=lambda uid: moderation.unban(None, uid),
+    )
+    access = AccessTokens(engine, secrets_, config.JWT_ISSUER, config.JWT_AUDIENCE, config.ACCESS_TOKEN_TTL)
+    issuer = TokenIssuer(access, config.REFRESH_TOKEN_TTL)
+    return Services(config, engine, client, limits, standings, board, broker, writer, rules, scorer,
+                    moderation, access, issuer, catalog)
+
+
+def services() -> Services:
+    """The current app's services."""
+    return current_app.extensions["scoreboard"]

@@ -1,0 +1,14 @@
+"""gunicorn settings from the environment. Imports nothing from the app: the gevent worker must
+patch the standard library before psycopg is imported (so no preload either)."""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gevent"
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "5"))
+timeout = 30
+keepalive = 5
+accesslog = os.environ.get("ACCESS_LOG") or None
+preload_app = False
