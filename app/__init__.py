@@ -8,14 +8,18 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
-from app.extensions import csrf, db, login_manager, migrate
+from app.extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: Any | None = None) -> Flask:
     """Build the app for one configuration (the environment's by default)."""
     config = config or Config()
-    app = Flask(__name__, instance_path=config.INSTANCE_PATH, template_folder="../templates",
-                static_folder="../static")
+    app = Flask(
+        __name__,
+        instance_path=config.INSTANCE_PATH,
+        template_folder="../templates",
+        static_folder="../static",
+    )
     app.config.from_object(config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if config.TRUSTED_PROXY_COUNT:
@@ -23,9 +27,12 @@ def create_app(config: Any | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).parent.parent / "migrations"))
+    migrate.init_app(
+        app, db, directory=str(__import__("pathlib").Path(__file__).parent.parent / "migrations")
+    )
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
 
     from app import models  # noqa: F401  (registers the tables)
     from app.api import bp as api_bp

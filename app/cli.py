@@ -16,9 +16,20 @@ from app.models.oauth import OAuthClient
 from app.models.users import User
 from app.services import services
 
-DEMO_PLAYERS = [("ada", 420), ("grace", 390), ("linus", 360), ("alan", 330), ("barbara", 300),
-                ("ken", 270), ("dennis", 240), ("margaret", 210), ("edsger", 180), ("donald", 150),
-                ("radia", 120), ("tim", 90)]
+DEMO_PLAYERS = [
+    ("ada", 420),
+    ("grace", 390),
+    ("linus", 360),
+    ("alan", 330),
+    ("barbara", 300),
+    ("ken", 270),
+    ("dennis", 240),
+    ("margaret", 210),
+    ("edsger", 180),
+    ("donald", 150),
+    ("radia", 120),
+    ("tim", 90),
+]
 
 
 def _fail(err: ScoreboardError) -> None:
@@ -42,8 +53,14 @@ def register_cli(app: Flask) -> None:
         if password is None:
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         try:
-            user = create_user(db.session, name, email, password, role="admin" if admin else "player",
-                               hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+            user = create_user(
+                db.session,
+                name,
+                email,
+                password,
+                role="admin" if admin else "player",
+                hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+            )
         except ScoreboardError as err:
             _fail(err)
         db.session.commit()
@@ -64,15 +81,21 @@ def register_cli(app: Flask) -> None:
     @click.option("--public", is_flag=True, help="No secret; PKCE only.")
     def clients_create(name: str, redirect_uri: tuple[str, ...], public: bool) -> None:
         """Register an API client for the authorization-code + PKCE flow."""
-        client = OAuthClient(client_id=secrets.token_urlsafe(18),
-                             client_secret="" if public else secrets.token_urlsafe(32),
-                             client_id_issued_at=int(time.time()))
-        client.set_client_metadata({
-            "client_name": name, "redirect_uris": list(redirect_uri), "response_types": ["code"],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "token_endpoint_auth_method": "none" if public else "client_secret_basic",
-            "scope": "read:leaderboard update:score",
-        })
+        client = OAuthClient(
+            client_id=secrets.token_urlsafe(18),
+            client_secret="" if public else secrets.token_urlsafe(32),
+            client_id_issued_at=int(time.time()),
+        )
+        client.set_client_metadata(
+            {
+                "client_name": name,
+                "redirect_uris": list(redirect_uri),
+                "response_types": ["code"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "token_endpoint_auth_method": "none" if public else "client_secret_basic",
+                "scope": "read:leaderboard update:score",
+            }
+        )
         db.session.add(client)
         db.session.commit()
         click.echo(f"client_id: {client.client_id}")

@@ -25,9 +25,7 @@ STATUS = {
 class ScoreboardError(Exception):
     """A refusal with a stable code, a human message and, for waits, seconds to retry after."""
 
-    def __init__(
-        self, code: str, message: str, retry_after: int | None = None, status: int | None = None
-    ):
+    def __init__(self, code: str, message: str, retry_after: int | None = None, status: int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message

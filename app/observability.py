@@ -56,8 +56,12 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the request id when there is a request."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": self.formatTime(record), "level": record.levelname, "logger": record.name,
-                 "message": record.getMessage()}
+        entry = {
+            "ts": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         if has_request_context():
             entry["request_id"] = getattr(g, "request_id", None)
             entry["path"] = request.path

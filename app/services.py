@@ -62,6 +62,13 @@ class Services:
             self.board.resync()
             self._started = True
 
+    def stop(self) -> None:
+        """Stop the listener and close connections (tests, shutdown)."""
+        self.broker.stop()
+        self.standings.wait_for_rebuild()
+        if self.redis is not None:
+            self.redis.close()
+
 
 def build_services(config: Any, engine: Engine) -> Services:
     """Wire the services for one app from its configuration."""
@@ -99,14 +106,34 @@ def build_services(config: Any, engine: Engine) -> Services:
     moderation = Moderation(engine, writer)
     catalog = ActionCatalog(config.ACTION_CATALOG)
     scorer = Scorer(
-        engine=engine, catalog=catalog, signer=signer, tokens=tokens, limits=limits,
-        policy=Limits.from_config(config), writer=writer, rules=rules,
+        engine=engine,
+        catalog=catalog,
+        signer=signer,
+        tokens=tokens,
+        limits=limits,
+        policy=Limits.from_config(config),
+        writer=writer,
+        rules=rules,
         unban=lambda uid: moderation.unban(None, uid),
     )
     access = AccessTokens(engine, secrets_, config.JWT_ISSUER, config.JWT_AUDIENCE, config.ACCESS_TOKEN_TTL)
     issuer = TokenIssuer(access, config.REFRESH_TOKEN_TTL)
-    return Services(config, engine, client, limits, standings, board, broker, writer, rules, scorer,
-                    moderation, access, issuer, catalog)
+    return Services(
+        config,
+        engine,
+        client,
+        limits,
+        standings,
+        board,
+        broker,
+        writer,
+        rules,
+        scorer,
+        moderation,
+        access,
+        issuer,
+        catalog,
+    )
 
 
 def services() -> Services:

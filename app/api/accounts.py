@@ -18,17 +18,28 @@ from app.services import services
 
 
 def user_json(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "display_name": user.display_name,
-            "email": user.email, "role": user.role}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "email": user.email,
+        "role": user.role,
+    }
 
 
 @bp.post("/auth/register")
 def register() -> Response:
     data = body(RegisterIn)
     s = services()
-    user = create_user(db.session, data.username, data.email, data.password,
-                       hash_method=current_app.config["PASSWORD_HASH_METHOD"], origin=origin(),
-                       rules=s.rules)
+    user = create_user(
+        db.session,
+        data.username,
+        data.email,
+        data.password,
+        hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+        origin=origin(),
+        rules=s.rules,
+    )
     db.session.commit()
     return json_response({**s.issuer.issue_for(user), "user": user_json(user)}, 201)
 
@@ -37,9 +48,15 @@ def register() -> Response:
 def login() -> Response:
     data = body(LoginIn)
     c = current_app.config
-    user = authenticate(db.session, data.username, data.password, origin=origin(),
-                        limits=services().limits, failures_limit=c["RATELIMIT_LOGIN_FAILURES"],
-                        enabled=c["RATELIMIT_ENABLED"])
+    user = authenticate(
+        db.session,
+        data.username,
+        data.password,
+        origin=origin(),
+        limits=services().limits,
+        failures_limit=c["RATELIMIT_LOGIN_FAILURES"],
+        enabled=c["RATELIMIT_ENABLED"],
+    )
     db.session.commit()
     return json_response({**services().issuer.issue_for(user), "user": user_json(user)})
 
@@ -58,11 +75,16 @@ def me_json(user: User) -> dict[str, Any]:
     from app.api.leaderboard import percentile
 
     return {
-        **user_json(user), "user_id": user.id, "score": user.score,
+        **user_json(user),
+        "user_id": user.id,
+        "score": user.score,
         "rank": standing.rank if standing else None,
         "percentile": percentile(standing.rank, total) if standing else None,
-        "total_players": total, "is_hidden": user.is_hidden, "is_banned": user.is_banned,
-        "last_updated": iso(user.score_updated_at), "created_at": iso(user.created_at),
+        "total_players": total,
+        "is_hidden": user.is_hidden,
+        "is_banned": user.is_banned,
+        "last_updated": iso(user.score_updated_at),
+        "created_at": iso(user.created_at),
     }
 
 

@@ -44,14 +44,22 @@ def principal(required: bool = True) -> Principal | None:
     token = bearer_token()
     if token is not None:
         claims = services().access.verify(token)
-        return Principal(int(claims["sub"]), claims.get("username", ""),
-                         frozenset(str(claims.get("scope", "")).split()), "t:" + str(claims.get("sid")))
+        return Principal(
+            int(claims["sub"]),
+            claims.get("username", ""),
+            frozenset(str(claims.get("scope", "")).split()),
+            "t:" + str(claims.get("sid")),
+        )
     if current_user.is_authenticated:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             CSRFProtect.protect(csrf)
         scopes = {SCOPE_READ, SCOPE_SCORE} | ({SCOPE_ADMIN} if current_user.is_admin else set())
-        return Principal(current_user.id, current_user.username, frozenset(scopes),
-                         "s:" + str(session.get("sid", current_user.id)))
+        return Principal(
+            current_user.id,
+            current_user.username,
+            frozenset(scopes),
+            "s:" + str(session.get("sid", current_user.id)),
+        )
     if required:
         raise ScoreboardError("UNAUTHORIZED", "Sign in, or send an Authorization: Bearer token.")
     return None

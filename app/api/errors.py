@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-
 import time
 
 import orjson
@@ -16,9 +15,18 @@ from app.errors import ScoreboardError
 
 log = logging.getLogger(__name__)
 
-HTTP_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-              405: "INVALID_REQUEST", 409: "ALREADY_EXISTS", 413: "INVALID_REQUEST",
-              415: "INVALID_REQUEST", 429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE"}
+HTTP_CODES = {
+    400: "INVALID_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "INVALID_REQUEST",
+    409: "ALREADY_EXISTS",
+    413: "INVALID_REQUEST",
+    415: "INVALID_REQUEST",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
+}
 
 
 def error_response(err: ScoreboardError) -> Response:
@@ -50,8 +58,9 @@ def register_error_handlers(app: Flask) -> None:
         current = limiter.current_limit
         if current is not None:
             wait = max(1, int(current.reset_at - time.time()))
-        return error_response(ScoreboardError("RATE_LIMITED", "Too many requests from this address.",
-                                              retry_after=wait))
+        return error_response(
+            ScoreboardError("RATE_LIMITED", "Too many requests from this address.", retry_after=wait)
+        )
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:

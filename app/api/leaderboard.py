@@ -45,8 +45,14 @@ def around(user_id: int) -> Response:
     board = services().board
     start = max(standing.rank - 1 - radius, 0)
     standings, total = services().standings.top(standing.rank - start + radius, start)
-    return json_response({"leaderboard": board.entries(standings), "total_players": total,
-                          "last_updated": iso(board.last_updated), "seq": board.seq})
+    return json_response(
+        {
+            "leaderboard": board.entries(standings),
+            "total_players": total,
+            "last_updated": iso(board.last_updated),
+            "seq": board.seq,
+        }
+    )
 
 
 @bp.get("/users/<int:user_id>/rank")
@@ -57,6 +63,11 @@ def user_rank(user_id: int) -> Response:
 
 def rank_body(standing: Standing, total: int) -> dict[str, Any]:
     entry = services().board.entries([standing])[0]
-    return {"user_id": standing.user_id, "username": entry["username"], "score": standing.score,
-            "rank": standing.rank, "percentile": percentile(standing.rank, total),
-            "last_updated": entry["last_updated"]}
+    return {
+        "user_id": standing.user_id,
+        "username": entry["username"],
+        "score": standing.score,
+        "rank": standing.rank,
+        "percentile": percentile(standing.rank, total),
+        "last_updated": entry["last_updated"],
+    }

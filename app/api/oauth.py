@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from app.api.context import json_response, principal
-from app.auth.server import SCOPES
+from app.auth.server import SCOPES, request_issuer
 from app.extensions import db
 from app.models.users import User
 from app.services import services
@@ -45,19 +45,25 @@ def jwks() -> Response:
 
 @bp.get("/.well-known/oauth-authorization-server")
 def metadata() -> Response:
-    base = (current_app.config["JWT_ISSUER"] or request.url_root).rstrip("/")
+    base = current_app.config["JWT_ISSUER"] or request_issuer()
     root = request.url_root.rstrip("/")
-    return json_response({
-        "issuer": base,
-        "authorization_endpoint": f"{root}/oauth/authorize",
-        "token_endpoint": f"{root}/oauth/token",
-        "revocation_endpoint": f"{root}/oauth/revoke",
-        "userinfo_endpoint": f"{root}/oauth/userinfo",
-        "jwks_uri": f"{root}/.well-known/jwks.json",
-        "scopes_supported": SCOPES,
-        "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "code_challenge_methods_supported": ["S256"],
-    })
+    return json_response(
+        {
+            "issuer": base,
+            "authorization_endpoint": f"{root}/oauth/authorize",
+            "token_endpoint": f"{root}/oauth/token",
+            "revocation_endpoint": f"{root}/oauth/revoke",
+            "userinfo_endpoint": f"{root}/oauth/userinfo",
+            "jwks_uri": f"{root}/.well-known/jwks.json",
+            "scopes_supported": SCOPES,
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "revocation_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            "code_challenge_methods_supported": ["S256"],
+        }
+    )

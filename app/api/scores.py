@@ -16,8 +16,15 @@ def action_token() -> Response:
     who = principal()
     data = body(ActionTokenIn)
     issued = services().scorer.issue_token(who, data.action_type, origin())
-    return json_response({"action_token": issued.action_token, "action_type": issued.action_type,
-                          "expires_at": iso(issued.expires_at), "expires_in": issued.expires_in}, 201)
+    return json_response(
+        {
+            "action_token": issued.action_token,
+            "action_type": issued.action_type,
+            "expires_at": iso(issued.expires_at),
+            "expires_in": issued.expires_in,
+        },
+        201,
+    )
 
 
 @bp.post("/scores")
@@ -26,10 +33,20 @@ def submit_score() -> Response:
     data = body(ScoreIn)
     a = services().scorer.submit(who, data.action_token, origin())
     nxt = a.next_token
-    return json_response({"success": True, "data": {
-        "user_id": a.user_id, "username": a.username, "action_id": a.action_id,
-        "action_type": a.action_type, "points": a.points, "new_score": a.new_score,
-        "rank": a.rank, "previous_rank": a.previous_rank,
-        "next_action_token": nxt.action_token if nxt else None,
-        "next_action_expires_in": nxt.expires_in if nxt else None,
-    }})
+    return json_response(
+        {
+            "success": True,
+            "data": {
+                "user_id": a.user_id,
+                "username": a.username,
+                "action_id": a.action_id,
+                "action_type": a.action_type,
+                "points": a.points,
+                "new_score": a.new_score,
+                "rank": a.rank,
+                "previous_rank": a.previous_rank,
+                "next_action_token": nxt.action_token if nxt else None,
+                "next_action_expires_in": nxt.expires_in if nxt else None,
+            },
+        }
+    )

@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit import Origin, audit_row, write_audit
 from app.errors import ScoreboardError
+from app.extensions import db, login_manager
 from app.fraud.limits import RateLimits
 from app.fraud.rules import FraudRules
 from app.models.users import User
@@ -30,23 +31,40 @@ def validate_new_account(username: str, email: str | None, password: str | None)
         raise ScoreboardError("INVALID_REQUEST", "password: 8–128 characters")
 
 
-def create_user(session: Session, username: str, email: str | None, password: str | None, *,
-                hash_method: str, role: str = "player", origin: Origin | None = None,
-                rules: FraudRules | None = None) -> User:
+def create_user(
+    session: Session,
+    username: str,
+    email: str | None,
+    password: str | None,
+    *,
+    hash_method: str,
+    role: str = "player",
+    origin: Origin | None = None,
+    rules: FraudRules | None = None,
+) -> User:
     """Create a player (or admin).
 
     :raise ScoreboardError: INVALID_REQUEST, ALREADY_EXISTS.
     """
     validate_new_account(username, email, password)
     email = email.lower() if email else None
-    taken = session.execute(select(User.id).where(or_(
-        func.lower(User.username) == username.lower(),
-        User.email == email if email else False,
-    ))).first()
+    taken = session.execute(
+        select(User.id).where(
+            or_(
+                func.lower(User.username) == username.lower(),
+                User.email == email if email else False,
+            )
+        )
+    ).first()
     if taken:
         raise ScoreboardError("ALREADY_EXISTS", "That username or email is already registered.")
-    user = User(username=username, email=email, display_name=username, role=role,
-                password_hash=generate_password_hash(password, hash_method) if password else None)
+    user = User(
+        username=username,
+        email=email,
+        display_name=username,
+        role=role,
+        password_hash=generate_password_hash(password, hash_method) if password else None,
+    )
     session.add(user)
     session.flush()
     origin = origin or Origin()
@@ -57,16 +75,24 @@ def create_user(session: Session, username: str, email: str | None, password: st
     return user
 
 
-def authenticate(session: Session, username: str, password: str, *, origin: Origin,
-                 limits: RateLimits, failures_limit: str, enabled: bool = True) -> User:
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    origin: Origin,
+    limits: RateLimits,
+    failures_limit: str,
+    enabled: bool = True,
+) -> User:
     """The user for a correct username and password.
 
     :raise ScoreboardError: RATE_LIMITED after too many failures, UNAUTHORIZED otherwise.
     """
     key = username.lower()
-    if enabled and limits.peek(failures_limit, "login", key):
-        raise ScoreboardError("RATE_LIMITED", "Too many failed sign-ins; try again later.",
-                              retry_after=limits.peek(failures_limit, "login", key))
+    wait = limits.peek(failures_limit, "login", key) if enabled else 0
+    if wait:
+        raise ScoreboardError("RATE_LIMITED", "Too many failed sign-ins; try again later.", retry_after=wait)
     user = session.execute(
         select(User).where(func.lower(User.username) == key, User.is_deleted.is_(False))
     ).scalar_one_or_none()
@@ -74,10 +100,27 @@ def authenticate(session: Session, username: str, password: str, *, origin: Orig
     if user is None or not user.password_hash or not ok:
         if enabled:
             limits.hit(failures_limit, "login", key)
-        write_audit(session.connection(), audit_row(
-            "auth.login_failed", "failure", origin, subject=user.id if user else None,
-            reason="UNAUTHORIZED", details={"username": username[:64]}))
+        write_audit(
+            session.connection(),
+            audit_row(
+                "auth.login_failed",
+                "failure",
+                origin,
+                subject=user.id if user else None,
+                reason="UNAUTHORIZED",
+                details={"username": username[:64]},
+            ),
+        )
         session.commit()
         raise ScoreboardError("UNAUTHORIZED", "Wrong username or password.")
-    write_audit(session.connection(), audit_row("auth.login", "success", origin, subject=user.id, actor=user.id))
+    write_audit(
+        session.connection(), audit_row("auth.login", "success", origin, subject=user.id, actor=user.id)
+    )
     return user
+
+
+@login_manager.user_loader
+def load_session_user(user_id: str) -> User | None:
+    """The signed-in user of a browser session (flask-login); None when the account is gone."""
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and not user.is_deleted else None

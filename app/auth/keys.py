@@ -80,8 +80,10 @@ class AccessTokens:
         pem = key.as_pem(private=True)
         try:
             with self.engine.begin() as conn:
-                conn.execute(SigningKey.__table__.insert(), {
-                    "kid": kid, "private_key": self._fernet.encrypt(pem).decode(), "created_at": utcnow()})
+                conn.execute(
+                    SigningKey.__table__.insert(),
+                    {"kid": kid, "private_key": self._fernet.encrypt(pem).decode(), "created_at": utcnow()},
+                )
         except IntegrityError:  # another worker created one at the same moment
             pass
         self._keys = {}
@@ -107,16 +109,24 @@ class AccessTokens:
 
     # -- tokens ------------------------------------------------------------------------
 
-    def issue(self, user_id: int, username: str, scope: str, client_id: str, family: str,
-              issuer: str | None = None) -> tuple[str, str]:
+    def issue(
+        self, user_id: int, username: str, scope: str, client_id: str, family: str, issuer: str | None = None
+    ) -> tuple[str, str]:
         """A signed access token and its jti."""
         self.load()
         now = int(time.time())
         jti = secrets.token_urlsafe(16)
         claims = {
-            "sub": str(user_id), "username": username, "scope": scope, "jti": jti,
-            "iss": self.issuer or issuer or "", "aud": self.audience, "iat": now,
-            "exp": now + self.ttl, "client_id": client_id, "sid": family,
+            "sub": str(user_id),
+            "username": username,
+            "scope": scope,
+            "jti": jti,
+            "iss": self.issuer or issuer or "",
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + self.ttl,
+            "client_id": client_id,
+            "sid": family,
         }
         header = {"alg": ALG, "kid": self._current, "typ": "at+jwt"}
         return jwt.encode(header, claims, self._keys[self._current]), jti  # type: ignore[index]
@@ -156,5 +166,12 @@ class AccessTokens:
 
 
 def _header(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWS.
+
+    :raise ValueError: not base64url JSON describing an object with a string `kid`.
+    """
     head = token.split(".", 1)[0]
-    return orjson.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    header = orjson.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    if not isinstance(header, dict) or not isinstance(header.get("kid"), str):
+        raise ValueError("the token header is not an object with a key id")
+    return header

@@ -10,10 +10,10 @@ from typing import Any
 
 import orjson
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Response
+from flask import Response, has_request_context, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -37,6 +37,11 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def request_issuer() -> str:
+    """The issuer when JWT_ISSUER is unset: this server's root URL, as the metadata names it."""
+    return request.url_root.rstrip("/") if has_request_context() else ""
+
+
 def player_scope(user: User) -> str:
     """The scope register/login tokens carry."""
     return " ".join([SCOPE_READ, SCOPE_SCORE] + ([SCOPE_ADMIN] if user.is_admin else []))
@@ -48,10 +53,15 @@ def web_client() -> OAuthClient:
     if client is not None:
         return client
     client = OAuthClient(client_id=WEB_CLIENT_ID, client_secret="", client_id_issued_at=int(time.time()))
-    client.set_client_metadata({
-        "client_name": "Live Scoreboard web", "grant_types": ["refresh_token"],
-        "token_endpoint_auth_method": "none", "scope": " ".join(SCOPES), "response_types": [],
-    })
+    client.set_client_metadata(
+        {
+            "client_name": "Live Scoreboard web",
+            "grant_types": ["refresh_token"],
+            "token_endpoint_auth_method": "none",
+            "scope": " ".join(SCOPES),
+            "response_types": [],
+        }
+    )
     try:
         with db.session.begin_nested():
             db.session.add(client)
@@ -67,16 +77,30 @@ class TokenIssuer:
         self.access = access
         self.refresh_ttl = refresh_ttl
 
-    def __call__(self, grant_type: str, client: OAuthClient, user: User | None = None,
-                 scope: str | None = None, expires_in: int | None = None,
-                 include_refresh_token: bool = True, family: str | None = None) -> dict[str, Any]:
+    def __call__(
+        self,
+        grant_type: str,
+        client: OAuthClient,
+        user: User | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+        family: str | None = None,
+    ) -> dict[str, Any]:
         assert user is not None
         scope = scope or player_scope(user)
         family = family or secrets.token_urlsafe(16)
-        token, jti = self.access.issue(user.id, user.username, scope, client.get_client_id(), family)
-        out: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
-                               "expires_in": self.access.ttl, "scope": scope,
-                               "_jti": jti, "_family": family}
+        token, jti = self.access.issue(
+            user.id, user.username, scope, client.get_client_id(), family, issuer=request_issuer()
+        )
+        out: dict[str, Any] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.access.ttl,
+            "scope": scope,
+            "_jti": jti,
+            "_family": family,
+        }
         if include_refresh_token:
             out["refresh_token"] = secrets.token_urlsafe(32)
         return out
@@ -85,12 +109,19 @@ class TokenIssuer:
         """Store the pair (refresh hashed); strips the private fields from the response."""
         now = int(time.time())
         refresh = token.get("refresh_token")
-        db.session.add(OAuthToken(
-            user_id=user_id, client_id=client_id, family_id=token.pop("_family"),
-            access_jti=token.pop("_jti"), refresh_token_hash=_hash(refresh) if refresh else None,
-            scope=token["scope"], issued_at=now, expires_in=token["expires_in"],
-            refresh_expires_at=now + self.refresh_ttl if refresh else 0,
-        ))
+        db.session.add(
+            OAuthToken(
+                user_id=user_id,
+                client_id=client_id,
+                family_id=token.pop("_family"),
+                access_jti=token.pop("_jti"),
+                refresh_token_hash=_hash(refresh) if refresh else None,
+                scope=token["scope"],
+                issued_at=now,
+                expires_in=token["expires_in"],
+                refresh_expires_at=now + self.refresh_ttl if refresh else 0,
+            )
+        )
         db.session.commit()
 
     def issue_for(self, user: User, client: OAuthClient | None = None) -> dict[str, Any]:
@@ -102,9 +133,11 @@ class TokenIssuer:
 
 
 def revoke_family(family_id: str) -> None:
-    db.session.execute(update(OAuthToken).where(OAuthToken.family_id == family_id,
-                                                 OAuthToken.revoked_at == 0)
-                       .values(revoked_at=int(time.time())))
+    db.session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.family_id == family_id, OAuthToken.revoked_at == 0)
+        .values(revoked_at=int(time.time()))
+    )
     db.session.commit()
 
 
@@ -131,28 +164,49 @@ class RotatingRefreshGrant(grants.RefreshTokenGrant):
 
     def issue_token(self, user: User, refresh_token: OAuthToken) -> dict[str, Any]:
         scope = self.request.payload.scope or refresh_token.get_scope()
-        return self.server.token_issuer(grant_type=self.GRANT_TYPE, client=self.request.client,
-                                        user=user, scope=scope, family=refresh_token.family_id)
+        return self.server.token_issuer(
+            grant_type=self.GRANT_TYPE,
+            client=self.request.client,
+            user=user,
+            scope=scope,
+            family=refresh_token.family_id,
+        )
 
     def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
-        refresh_token.rotated_at = int(time.time())
+        """Mark the presented token used, atomically: of two concurrent uses only one wins, and
+        the loser revokes the family (the winner's new pair included), as any reuse does."""
+        used = db.session.execute(
+            update(OAuthToken)
+            .where(OAuthToken.id == refresh_token.id, OAuthToken.rotated_at == 0, OAuthToken.revoked_at == 0)
+            .values(rotated_at=int(time.time()))
+        ).rowcount
         db.session.commit()
+        if not used:
+            revoke_family(refresh_token.family_id)
+            raise InvalidGrantError("This refresh token has already been used.")
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
     def save_authorization_code(self, code: str, request: Any) -> None:
-        db.session.add(OAuthAuthorizationCode(
-            code=code, client_id=request.client.client_id, redirect_uri=request.payload.redirect_uri,
-            scope=request.payload.scope, user_id=request.user.id,
-            code_challenge=request.payload.data.get("code_challenge"),
-            code_challenge_method=request.payload.data.get("code_challenge_method")))
+        db.session.add(
+            OAuthAuthorizationCode(
+                code=code,
+                client_id=request.client.client_id,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.payload.scope,
+                user_id=request.user.id,
+                code_challenge=request.payload.data.get("code_challenge"),
+                code_challenge_method=request.payload.data.get("code_challenge_method"),
+            )
+        )
         db.session.commit()
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> Any:
-        item = db.session.execute(select(OAuthAuthorizationCode).filter_by(
-            code=code, client_id=client.client_id)).scalar_one_or_none()
+        item = db.session.execute(
+            select(OAuthAuthorizationCode).filter_by(code=code, client_id=client.client_id)
+        ).scalar_one_or_none()
         return item if item is not None and not item.is_expired() else None
 
     def delete_authorization_code(self, authorization_code: Any) -> None:
@@ -169,9 +223,10 @@ class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
-        row = db.session.execute(select(OAuthToken).filter_by(
-            refresh_token_hash=_hash(token_string))).scalar_one_or_none()
-        if row is None and token_type_hint != "refresh_token":
+        row = db.session.execute(
+            select(OAuthToken).filter_by(refresh_token_hash=_hash(token_string))
+        ).scalar_one_or_none()
+        if row is None and token_type_hint != "refresh_token":  # noqa: S105 (a hint name, not a secret)
             try:
                 jti = self.server.token_issuer.access.verify(token_string)["jti"]
             except Exception:
@@ -191,10 +246,13 @@ class ScoreboardAuthServer(AuthorizationServer):
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
         if isinstance(payload, dict) and isinstance(payload.get("error"), str):
             oauth_error = payload["error"]
-            payload = {"success": False, "error": {
-                "code": OAUTH_ERRORS.get(oauth_error, "INVALID_REQUEST"),
-                "message": payload.get("error_description") or oauth_error,
-                "oauth_error": oauth_error}}
+            payload = {
+                "success": False,
+                "error": {
+                    "code": OAUTH_ERRORS.get(oauth_error, "INVALID_REQUEST"),
+                    "message": payload.get("error_description") or oauth_error,
+                },
+            }
         if isinstance(payload, dict):
             payload = orjson.dumps(payload)
         return Response(payload, status=status_code, headers=headers)

@@ -55,8 +55,13 @@ class Thresholds:
 class FraudRules:
     """Watches accepted actions, tokens and sign-ups; flags players for review."""
 
-    def __init__(self, engine: Engine, limits: RateLimits, thresholds: Thresholds,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        engine: Engine,
+        limits: RateLimits,
+        thresholds: Thresholds,
+        clock: Callable[[], float] = time.time,
+    ):
         self.engine = engine
         self.limits = limits
         self.t = thresholds
@@ -93,26 +98,52 @@ class FraudRules:
         until = datetime.fromtimestamp(self.clock(), UTC) + timedelta(seconds=seconds)
         with self.engine.begin() as conn:
             conn.execute(_SUSPEND, {"until": until, "level": level + 1, "uid": user_id})
-            write_audit(conn, audit_row(
-                "fraud.suspended", "success", origin, subject=user_id, reason=reason,
-                details={"until": until.isoformat(), "seconds": seconds},
-            ))
+            write_audit(
+                conn,
+                audit_row(
+                    "fraud.suspended",
+                    "success",
+                    origin,
+                    subject=user_id,
+                    reason=reason,
+                    details={"until": until.isoformat(), "seconds": seconds},
+                ),
+            )
 
-    def flag(self, user_id: int, rule: str, severity: str, details: dict[str, Any],
-             origin: Origin | None = None) -> None:
+    def flag(
+        self, user_id: int, rule: str, severity: str, details: dict[str, Any], origin: Origin | None = None
+    ) -> None:
         """Open a flag unless one is already open for this rule."""
         with self.engine.begin() as conn:
             self._flag(conn, user_id, rule, severity, details, origin or Origin())
 
     @staticmethod
-    def _flag(conn: Connection, user_id: int, rule: str, severity: str,
-              details: dict[str, Any], origin: Origin) -> None:
+    def _flag(
+        conn: Connection, user_id: int, rule: str, severity: str, details: dict[str, Any], origin: Origin
+    ) -> None:
         if conn.execute(_OPEN, {"uid": user_id, "rule": rule}).first():
             return
-        conn.execute(_FLAG, {"user_id": user_id, "rule": rule, "severity": severity,
-                             "details": details, "status": "open",
-                             "created_at": datetime.now(UTC)})
+        conn.execute(
+            _FLAG,
+            {
+                "user_id": user_id,
+                "rule": rule,
+                "severity": severity,
+                "details": details,
+                "status": "open",
+                "created_at": datetime.now(UTC),
+            },
+        )
         conn.execute(_MARK, {"uid": user_id})
-        write_audit(conn, audit_row("fraud.flagged", "success", origin, subject=user_id,
-                                    reason=rule, details={"severity": severity, **details}))
+        write_audit(
+            conn,
+            audit_row(
+                "fraud.flagged",
+                "success",
+                origin,
+                subject=user_id,
+                reason=rule,
+                details={"severity": severity, **details},
+            ),
+        )
         log.info("fraud flag %s (%s) on user %s", rule, severity, user_id)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
-
-from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +34,9 @@ class InProcessBroker:
     def start(self) -> None:
         """Nothing to start."""
 
+    def stop(self) -> None:
+        """Nothing to stop."""
+
 
 class RedisBroker:
     """One subscriber thread (a greenlet under gevent) per process, reconnecting with backoff."""
@@ -48,6 +48,7 @@ class RedisBroker:
         self._on_connect: list[Callable[[], None]] = []
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
         self.connected = False
 
     def subscribe(self, listener: Listener) -> None:
@@ -67,16 +68,24 @@ class RedisBroker:
                 self._thread = threading.Thread(target=self._run, name="broker", daemon=True)
                 self._thread.start()
 
+    def stop(self) -> None:
+        """Stop listening (tests, shutdown) and wait for the listener to end."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
     def _run(self) -> None:
         delay = 0.1
-        while True:
+        while not self._stopped.is_set():
             try:
                 self._listen()
                 delay = 0.1
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # any failure: log, back off, resubscribe
                 self.connected = False
+                if self._stopped.is_set():
+                    return
                 log.warning("broker connection lost (%s); retrying in %.1fs", exc, delay)
-                time.sleep(delay)
+                self._stopped.wait(delay)
                 delay = min(delay * 2, 5.0)
 
     def _listen(self) -> None:
@@ -86,8 +95,8 @@ class RedisBroker:
             self.connected = True
             for callback in self._on_connect:
                 callback()
-            while True:
-                message = pubsub.get_message(timeout=30.0)
+            while not self._stopped.is_set():
+                message = pubsub.get_message(timeout=1.0)
                 if message is None:
                     pubsub.ping()  # surfaces a dead connection as an error
                     continue

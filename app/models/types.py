@@ -11,6 +11,10 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
+# Fixed-width text, so SQLite compares and sorts times correctly (the tie rule relies on it).
+_SQLITE_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+
+
 class UTCDateTime(TypeDecorator):
     """A timezone-aware UTC datetime on every backend (SQLite stores naive text)."""
 
@@ -19,7 +23,7 @@ class UTCDateTime(TypeDecorator):
 
     def load_dialect_impl(self, dialect):  # type: ignore[no-untyped-def]
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(sqlite.DATETIME(storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"))
+            return dialect.type_descriptor(sqlite.DATETIME(storage_format=_SQLITE_FORMAT))
         return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]

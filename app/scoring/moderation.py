@@ -19,9 +19,7 @@ from app.scoring.ranking import RankState
 from app.scoring.writer import BoardWriter, Placement, bump_seq, change_event
 
 _TS = UTCDateTime()
-_RETURNING = (
-    " RETURNING score, rank_version, score_updated_at, is_banned, is_hidden, username, display_name"
-)
+_RETURNING = " RETURNING score, rank_version, score_updated_at, is_banned, is_hidden, username, display_name"
 _EVENT = ScoreEvent.__table__.insert()
 
 
@@ -33,37 +31,70 @@ class Moderation:
         self.writer = writer
         self.clock = clock
 
-    def ban(self, actor: int | None, user_id: int, reason: str, duration_seconds: int | None,
-            origin: Origin = SYSTEM) -> Placement:
+    def ban(
+        self,
+        actor: int | None,
+        user_id: int,
+        reason: str,
+        duration_seconds: int | None,
+        origin: Origin = SYSTEM,
+    ) -> Placement:
         """Ban until unbanned, or for `duration_seconds`; the player leaves the board."""
         now = self._now()
         until = now + timedelta(seconds=duration_seconds) if duration_seconds else None
         return self._change(
-            "ban", user_id, "is_banned = true, banned_until = :until", {"until": until}, now,
-            audit=("admin.ban", actor, reason, {"duration_seconds": duration_seconds}), origin=origin,
+            "ban",
+            user_id,
+            "is_banned = true, banned_until = :until",
+            {"until": until},
+            now,
+            audit=("admin.ban", actor, reason, {"duration_seconds": duration_seconds}),
+            origin=origin,
         )
 
-    def unban(self, actor: int | None, user_id: int, reason: str = "ban expired",
-              origin: Origin = SYSTEM) -> Placement:
-        return self._change("unban", user_id, "is_banned = false, banned_until = NULL", {}, self._now(),
-                            audit=("admin.unban", actor, reason, {}), origin=origin)
+    def unban(
+        self, actor: int | None, user_id: int, reason: str = "ban expired", origin: Origin = SYSTEM
+    ) -> Placement:
+        return self._change(
+            "unban",
+            user_id,
+            "is_banned = false, banned_until = NULL",
+            {},
+            self._now(),
+            audit=("admin.unban", actor, reason, {}),
+            origin=origin,
+        )
 
-    def set_hidden(self, actor: int | None, user_id: int, hidden: bool, reason: str,
-                   origin: Origin = SYSTEM) -> Placement:
+    def set_hidden(
+        self, actor: int | None, user_id: int, hidden: bool, reason: str, origin: Origin = SYSTEM
+    ) -> Placement:
         """Hide a player from the board (privacy or moderation), or show them again."""
         event = ("admin.hide" if hidden else "admin.unhide") if actor != user_id else "user.privacy"
-        return self._change("hide" if hidden else "unhide", user_id, "is_hidden = :hidden",
-                            {"hidden": hidden}, self._now(),
-                            audit=(event, actor, reason, {"hidden": hidden}), origin=origin)
+        return self._change(
+            "hide" if hidden else "unhide",
+            user_id,
+            "is_hidden = :hidden",
+            {"hidden": hidden},
+            self._now(),
+            audit=(event, actor, reason, {"hidden": hidden}),
+            origin=origin,
+        )
 
     def rename(self, user_id: int, display_name: str, origin: Origin = SYSTEM) -> Placement:
         """Change the name the board shows."""
-        return self._change("rename", user_id, "display_name = :name", {"name": display_name},
-                            self._now(), audit=("user.rename", user_id, None, {"display_name": display_name}),
-                            origin=origin)
+        return self._change(
+            "rename",
+            user_id,
+            "display_name = :name",
+            {"name": display_name},
+            self._now(),
+            audit=("user.rename", user_id, None, {"display_name": display_name}),
+            origin=origin,
+        )
 
-    def adjust(self, actor: int | None, user_id: int, points: int, reason: str,
-               origin: Origin = SYSTEM) -> Placement:
+    def adjust(
+        self, actor: int | None, user_id: int, points: int, reason: str, origin: Origin = SYSTEM
+    ) -> Placement:
         """Add (or take away) points, written as a score event with source `admin`."""
         now = self._now()
 
@@ -71,9 +102,14 @@ class Moderation:
             self._score_event(conn, user_id, points, row[0], now, origin, "adjust")
 
         return self._change(
-            "adjust", user_id, "score = score + :points, score_updated_at = :now",
-            {"points": points}, now, audit=("admin.adjust", actor, reason, {"points": points}),
-            origin=origin, then=record,
+            "adjust",
+            user_id,
+            "score = score + :points, score_updated_at = :now",
+            {"points": points},
+            now,
+            audit=("admin.adjust", actor, reason, {"points": points}),
+            origin=origin,
+            then=record,
         )
 
     def reset(self, actor: int | None, user_id: int, reason: str, origin: Origin = SYSTEM) -> Placement:
@@ -86,18 +122,37 @@ class Moderation:
             self._score_event(conn, user_id, -(old or 0), 0, now, origin, "reset")
 
         return self._change(
-            "reset", user_id, "score = 0, score_updated_at = NULL", {}, now,
-            audit=("admin.reset", actor, reason, {"previous_score": old}), origin=origin, then=record,
+            "reset",
+            user_id,
+            "score = 0, score_updated_at = NULL",
+            {},
+            now,
+            audit=("admin.reset", actor, reason, {"previous_score": old}),
+            origin=origin,
+            then=record,
         )
 
-    def _change(self, kind: str, user_id: int, sets: str, params: dict[str, Any], now: datetime, *,
-                audit: tuple[str, int | None, str | None, dict[str, Any]], origin: Origin,
-                then: Callable[[Connection, Any], None] | None = None) -> Placement:
+    def _change(
+        self,
+        kind: str,
+        user_id: int,
+        sets: str,
+        params: dict[str, Any],
+        now: datetime,
+        *,
+        audit: tuple[str, int | None, str | None, dict[str, Any]],
+        origin: Origin,
+        then: Callable[[Connection, Any], None] | None = None,
+    ) -> Placement:
         times = [bindparam(name, type_=_TS) for name in ("now", "until") if f":{name}" in f"{sets} :now"]
-        sql = text(
-            f"UPDATE users SET {sets}, rank_version = rank_version + 1, updated_at = :now "
-            f"WHERE id = :uid AND NOT is_deleted{_RETURNING}"
-        ).bindparams(*times).columns(score_updated_at=_TS)
+        sql = (
+            text(
+                f"UPDATE users SET {sets}, rank_version = rank_version + 1, updated_at = :now "
+                f"WHERE id = :uid AND NOT is_deleted{_RETURNING}"
+            )
+            .bindparams(*times)
+            .columns(score_updated_at=_TS)
+        )
         event_name, actor, reason, details = audit
         with self.engine.begin() as conn:
             row = conn.execute(sql, {**params, "now": now, "uid": user_id}).first()
@@ -105,8 +160,19 @@ class Moderation:
                 raise ScoreboardError("NOT_FOUND", f"No player with id {user_id}.")
             if then is not None:
                 then(conn, row)
-            write_audit(conn, audit_row(event_name, "success", origin, subject=user_id, actor=actor,
-                                        reason=reason, details=details, at=now))
+            write_audit(
+                conn,
+                audit_row(
+                    event_name,
+                    "success",
+                    origin,
+                    subject=user_id,
+                    actor=actor,
+                    reason=reason,
+                    details=details,
+                    at=now,
+                ),
+            )
             seq = bump_seq(conn, now)
         score, version, updated_at, banned, hidden, username, display_name = row
         ranked = updated_at is not None and not banned and not hidden
@@ -114,13 +180,29 @@ class Moderation:
         return self.writer.publish(state, change_event(kind, state, (username, display_name), seq, now))
 
     @staticmethod
-    def _score_event(conn: Connection, user_id: int, points: int, score_after: int, now: datetime,
-                     origin: Origin, kind: str) -> None:
-        conn.execute(_EVENT, {
-            "user_id": user_id, "action_id": f"admin-{kind}-{secrets.token_urlsafe(12)}",
-            "action_type": f"admin_{kind}", "points": points, "score_after": score_after,
-            "source": "admin", "ip": origin.ip, "user_agent": origin.user_agent, "created_at": now,
-        })
+    def _score_event(
+        conn: Connection,
+        user_id: int,
+        points: int,
+        score_after: int,
+        now: datetime,
+        origin: Origin,
+        kind: str,
+    ) -> None:
+        conn.execute(
+            _EVENT,
+            {
+                "user_id": user_id,
+                "action_id": f"admin-{kind}-{secrets.token_urlsafe(12)}",
+                "action_type": f"admin_{kind}",
+                "points": points,
+                "score_after": score_after,
+                "source": "admin",
+                "ip": origin.ip,
+                "user_agent": origin.user_agent,
+                "created_at": now,
+            },
+        )
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

@@ -90,7 +90,8 @@ else
 end
 local total = redis.call('ZCARD', KEYS[1])
 if ARGV[7] ~= '' then
-  redis.call('PUBLISH', ARGV[6], (prev and prev + 1 or 0) .. '|' .. (new and new + 1 or 0) .. '|' .. total .. '|' .. ARGV[7])
+  local head = (prev and prev + 1 or 0) .. '|' .. (new and new + 1 or 0) .. '|' .. total
+  redis.call('PUBLISH', ARGV[6], head .. '|' .. ARGV[7])
 end
 return {prev or -1, new or -1, total}
 """

@@ -203,16 +203,32 @@ class Scorer:
             with self.engine.begin() as conn:
                 row = conn.execute(_ADD, {"points": action.points, "now": now, "uid": player.id}).one()
                 new_score, version, banned, hidden, username, display_name = row
-                conn.execute(_EVENT, {
-                    "user_id": player.id, "action_id": action_id, "action_type": action.type,
-                    "points": action.points, "score_after": new_score, "source": "action",
-                    "ip": origin.ip, "user_agent": origin.user_agent, "created_at": now,
-                })
-                write_audit(conn, audit_row(
-                    "score.accepted", "success", origin, subject=player.id, actor=player.id,
-                    details={"action_id": action_id, "points": action.points, "score_after": new_score},
-                    at=now,
-                ))
+                conn.execute(
+                    _EVENT,
+                    {
+                        "user_id": player.id,
+                        "action_id": action_id,
+                        "action_type": action.type,
+                        "points": action.points,
+                        "score_after": new_score,
+                        "source": "action",
+                        "ip": origin.ip,
+                        "user_agent": origin.user_agent,
+                        "created_at": now,
+                    },
+                )
+                write_audit(
+                    conn,
+                    audit_row(
+                        "score.accepted",
+                        "success",
+                        origin,
+                        subject=player.id,
+                        actor=player.id,
+                        details={"action_id": action_id, "points": action.points, "score_after": new_score},
+                        at=now,
+                    ),
+                )
                 ranked = not banned and not hidden
                 seq = bump_seq(conn, now) if ranked else None
         except IntegrityError as exc:
@@ -224,8 +240,15 @@ class Scorer:
             previous_rank = placement.previous_rank
         self.rules.after_accept(player.id, action.points, player.score, new_score)
         return Accepted(
-            player.id, username, action_id, action.type, action.points, new_score,
-            placement.rank, previous_rank, self._next_token(player.id, action.type),
+            player.id,
+            username,
+            action_id,
+            action.type,
+            action.points,
+            new_score,
+            placement.rank,
+            previous_rank,
+            self._next_token(player.id, action.type),
         )
 
     def _next_token(self, user_id: int, action_type: str) -> IssuedToken | None:
@@ -272,7 +295,9 @@ class Scorer:
         waits = [self._limit_wait(limit, *ids) for limit, *ids in checks]
         if any(waits):
             self._penalise(player)
-            raise ScoreboardError("RATE_LIMITED", "Too many score submissions; slow down.", retry_after=max(waits))
+            raise ScoreboardError(
+                "RATE_LIMITED", "Too many score submissions; slow down.", retry_after=max(waits)
+            )
 
     def _verify(self, token: str, player: Player, origin: Origin):  # type: ignore[no-untyped-def]
         try:
@@ -287,7 +312,9 @@ class Scorer:
         if action.cooldown_seconds:
             wait = self._limit_wait(f"1/{action.cooldown_seconds} second", "cooldown", player.id, action.type)
         if action.max_per_hour:
-            wait = max(wait, self._limit_wait(f"{action.max_per_hour}/hour", "hourly", player.id, action.type))
+            wait = max(
+                wait, self._limit_wait(f"{action.max_per_hour}/hour", "hourly", player.id, action.type)
+            )
         if wait:
             raise ScoreboardError("COOLDOWN", f"Action {action.type!r} is cooling down.", retry_after=wait)
 
@@ -320,10 +347,18 @@ class Scorer:
 
     def _audit_refusal(self, who: Principal, refusal: ScoreboardError, origin: Origin) -> None:
         with self.engine.begin() as conn:
-            write_audit(conn, audit_row(
-                "score.rejected", "failure", origin, subject=who.user_id, actor=who.user_id,
-                reason=refusal.code, details={"message": refusal.message},
-            ))
+            write_audit(
+                conn,
+                audit_row(
+                    "score.rejected",
+                    "failure",
+                    origin,
+                    subject=who.user_id,
+                    actor=who.user_id,
+                    reason=refusal.code,
+                    details={"message": refusal.message},
+                ),
+            )
 
 
 def _seconds_until(moment: datetime | None, now: datetime) -> int | None:

@@ -17,9 +17,7 @@ from app.scoring.ranking import DbRanking, RankIndex, RankState, Standing
 
 log = logging.getLogger(__name__)
 
-_STATE = text("SELECT seq, last_updated FROM board_state WHERE id = 1").columns(
-    last_updated=UTCDateTime()
-)
+_STATE = text("SELECT seq, last_updated FROM board_state WHERE id = 1").columns(last_updated=UTCDateTime())
 _ONE_STATE = text(
     "SELECT id, rank_version, score, score_updated_at, "
     "CASE WHEN score_updated_at IS NOT NULL AND NOT is_banned AND NOT is_hidden THEN 1 ELSE 0 END "
@@ -54,6 +52,7 @@ class Standings:
         self.db = DbRanking()
         self._unsynced: set[int] = set()
         self._rebuild_lock = threading.Lock()
+        self._rebuilder: threading.Thread | None = None
         self.on_rebuilt: list[Callable[[], None]] = []
 
     @property
@@ -138,8 +137,15 @@ class Standings:
         except RedisError as exc:
             self.health.failed(exc)
             return False
-        threading.Thread(target=self._safe_rebuild, daemon=True).start()
+        if self._rebuilder is None or not self._rebuilder.is_alive():
+            self._rebuilder = threading.Thread(target=self._safe_rebuild, daemon=True)
+            self._rebuilder.start()
         return False
+
+    def wait_for_rebuild(self, timeout: float = 10.0) -> None:
+        """Wait for a background rebuild to finish (shutdown, tests)."""
+        if self._rebuilder is not None:
+            self._rebuilder.join(timeout)
 
     def _safe_rebuild(self) -> None:
         try:

@@ -51,8 +51,9 @@ def decode_envelope(message: bytes) -> tuple[Placement, dict[str, Any]]:
     return placement, orjson.loads(body)
 
 
-def change_event(kind: str, state: RankState, names: tuple[str, str], seq: int | None,
-                 now: datetime, **extra: Any) -> dict[str, Any]:
+def change_event(
+    kind: str, state: RankState, names: tuple[str, str], seq: int | None, now: datetime, **extra: Any
+) -> dict[str, Any]:
     """The event published for one player's change."""
     return {
         "kind": kind,

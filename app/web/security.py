@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; base-uri 'self'; form-action 'self'; object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
 
 
 def init_security(app: Flask) -> None:

@@ -1,0 +1,235 @@
+"""The scoring pipeline of SPEC §5 through the API, in both run modes."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select, text
+
+from app.extensions import db
+from app.models import AuditLog, FraudFlag, ScoreEvent, User
+from tests.helpers import Player, error_code
+
+
+def scalar(app: Flask, stmt: Any) -> Any:
+    with app.app_context():
+        return db.session.execute(stmt).scalar()
+
+
+def audit_reasons(app: Flask, user_id: int, event: str = "score.rejected") -> list[str]:
+    with app.app_context():
+        rows = db.session.execute(
+            select(AuditLog.reason_code)
+            .where(AuditLog.subject_user_id == user_id, AuditLog.event == event)
+            .order_by(AuditLog.id)
+        )
+        return [r[0] for r in rows]
+
+
+def test_action_then_submit_scores_points_from_the_catalog(app: Flask, client) -> None:
+    ann = Player(client)
+    token = ann.action_token()
+    r = ann.submit(token)
+    assert r.status_code == 200
+    data = r.get_json()["data"]
+    assert data["points"] == 10 and data["new_score"] == 10
+    assert data["rank"] == 1 and data["previous_rank"] is None
+    assert data["user_id"] == ann.id and data["username"] == ann.username
+    assert data["action_type"] == "complete_task" and data["action_id"]
+    assert data["next_action_token"] and data["next_action_expires_in"] == 60
+    assert scalar(app, select(User.score).where(User.id == ann.id)) == 10
+    assert scalar(app, select(func.count()).select_from(ScoreEvent)) == 1
+    assert audit_reasons(app, ann.id, "score.accepted") == [None]
+
+
+def test_next_action_token_scores_without_a_second_request(client) -> None:
+    ann = Player(client)
+    data = ann.score(times=3)
+    assert data["new_score"] == 30
+
+
+def test_a_token_is_single_use(app: Flask, client) -> None:
+    ann = Player(client)
+    token = ann.action_token()
+    assert ann.submit(token).status_code == 200
+    replay = ann.submit(token)
+    assert replay.status_code == 409 and error_code(replay) == "TOKEN_ALREADY_USED"
+    assert scalar(app, select(User.score).where(User.id == ann.id)) == 10
+    assert audit_reasons(app, ann.id) == ["TOKEN_ALREADY_USED"]
+
+
+def test_twenty_concurrent_submits_of_one_token_score_once(app: Flask) -> None:
+    ann = Player(app.test_client())
+    token = ann.action_token()
+    barrier = threading.Barrier(20)
+    statuses: list[int] = []
+
+    def submit() -> None:
+        client = app.test_client()
+        barrier.wait()
+        r = client.post("/api/v1/scores", json={"action_token": token}, headers=ann.auth)
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=submit) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] + [409] * 19
+    assert scalar(app, select(User.score).where(User.id == ann.id)) == 10
+    assert scalar(app, select(func.count()).select_from(ScoreEvent)) == 1
+
+
+def test_another_players_token_is_refused_and_not_burnt(client) -> None:
+    ann, bob = Player(client), Player(client)
+    token = ann.action_token()
+    r = bob.submit(token)
+    assert r.status_code == 403 and error_code(r) == "TOKEN_USER_MISMATCH"
+    assert ann.submit(token).status_code == 200
+
+
+def test_tampered_token_is_refused_flagged_and_suspends(app: Flask, client) -> None:
+    ann = Player(client)
+    token = ann.action_token()
+    parts = token.split(".")
+    parts[4] = ("A" if parts[4][0] != "A" else "B") + parts[4][1:]  # another nonce, same signature
+    forged = ".".join(parts)
+    r = ann.submit(forged)
+    assert r.status_code == 400 and error_code(r) == "TOKEN_INVALID"
+    with app.app_context():
+        flag = db.session.execute(select(FraudFlag).where(FraudFlag.user_id == ann.id)).scalar_one()
+        assert (flag.rule, flag.severity, flag.status) == ("tampered_token", "critical", "open")
+    suspended = ann.submit(token)
+    assert suspended.status_code == 403 and error_code(suspended) == "ACCOUNT_SUSPENDED"
+    assert suspended.get_json()["error"]["retry_after"] > 0
+    assert suspended.headers["Retry-After"] == str(suspended.get_json()["error"]["retry_after"])
+
+
+def test_expired_token_is_refused(make_app) -> None:
+    app = make_app(ACTION_TOKEN_TTL=-1)
+    ann = Player(app.test_client())
+    r = ann.submit(ann.action_token())
+    assert r.status_code == 400 and error_code(r) == "TOKEN_EXPIRED"
+
+
+def test_cooldown_refuses_with_the_wait(client) -> None:
+    ann = Player(client)
+    assert ann.submit(ann.action_token("slow_task")).status_code == 200
+    r = ann.submit(ann.action_token("slow_task"))
+    assert r.status_code == 429 and error_code(r) == "COOLDOWN"
+    assert 0 < r.get_json()["error"]["retry_after"] <= 60
+
+
+def test_hourly_cap_is_a_cooldown(client) -> None:
+    ann = Player(client)
+    ann.score(times=2, action_type="capped_task")
+    r = ann.submit(ann.action_token("capped_task"))
+    assert r.status_code == 429 and error_code(r) == "COOLDOWN"
+
+
+def test_unknown_action_type_is_refused(client) -> None:
+    ann = Player(client)
+    r = ann.post("/api/v1/actions/token", {"action_type": "win_everything"})
+    assert r.status_code == 400 and error_code(r) == "INVALID_ACTION"
+
+
+def test_rate_limit_refuses_counts_every_attempt_and_then_suspends(make_app) -> None:
+    app = make_app(
+        RATELIMIT_SCORE_PER_USER="2/minute",
+        RATELIMIT_TOKEN_PER_USER="100/minute",
+        RATELIMIT_API_PER_IP="1000/minute",
+    )
+    ann = Player(app.test_client())
+    tokens = [ann.action_token() for _ in range(5)]
+    assert ann.submit(tokens[0]).status_code == 200
+    bad = ann.submit("garbage")  # a refused attempt still counts
+    assert error_code(bad) == "TOKEN_INVALID"
+    codes = [error_code(ann.submit(t)) for t in tokens[1:4]]
+    assert codes == ["RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED"]  # the third suspends
+    r = ann.submit(tokens[4])
+    assert r.status_code == 403 and error_code(r) == "ACCOUNT_SUSPENDED"
+    assert r.get_json()["error"]["retry_after"] <= 60
+    assert audit_reasons(app, ann.id)[-1] == "ACCOUNT_SUSPENDED"
+
+
+def test_token_limit_makes_next_action_token_null(make_app) -> None:
+    app = make_app(RATELIMIT_TOKEN_PER_USER="1/minute", RATELIMIT_SCORE_PER_USER="100/minute")
+    ann = Player(app.test_client())
+    r = ann.submit(ann.action_token())
+    assert r.status_code == 200 and r.get_json()["data"]["next_action_token"] is None
+    again = ann.post("/api/v1/actions/token", {"action_type": "complete_task"})
+    assert again.status_code == 429 and error_code(again) == "RATE_LIMITED"
+
+
+def test_banned_player_is_refused_before_anything_else(app: Flask, client) -> None:
+    ann = Player(client)
+    token = ann.action_token()
+    with app.app_context():
+        app.extensions["scoreboard"].moderation.ban(None, ann.id, "cheating", None)
+    r = ann.submit(token)
+    assert r.status_code == 403 and error_code(r) == "ACCOUNT_BANNED"
+    with app.app_context():
+        app.extensions["scoreboard"].moderation.unban(None, ann.id, "appeal")
+    assert ann.submit(token).status_code == 200  # the refusal did not burn the token
+
+
+def test_every_refusal_is_audited_with_its_reason(app: Flask, client) -> None:
+    ann, bob = Player(client), Player(client)
+    ann.submit("nonsense")
+    ann.submit(bob.action_token())
+    assert audit_reasons(app, ann.id) == ["TOKEN_INVALID", "TOKEN_USER_MISMATCH"]
+
+
+def test_fraud_rules_flag_bursts_velocity_and_big_scores(make_app) -> None:
+    app = make_app(
+        FRAUD_BURST_COUNT=3,
+        FRAUD_BURST_WINDOW=60,
+        SUSPICIOUS_VELOCITY_THRESHOLD=35,
+        MANUAL_REVIEW_THRESHOLD=45,
+        RATELIMIT_FLAGGED_SCORE="1000/minute",
+    )
+    ann = Player(app.test_client())
+    ann.score(times=5)
+    with app.app_context():
+        rules = dict(
+            db.session.execute(
+                select(FraudFlag.rule, FraudFlag.severity).where(FraudFlag.user_id == ann.id)
+            ).all()
+        )
+        assert rules == {"burst": "high", "velocity": "medium", "manual_review": "medium"}
+        assert db.session.get(User, ann.id).is_flagged
+
+
+def test_flagged_players_get_the_flagged_limit(make_app) -> None:
+    app = make_app(
+        FRAUD_BURST_COUNT=1,
+        RATELIMIT_FLAGGED_SCORE="1/minute",
+        RATELIMIT_SCORE_PER_USER="100/minute",
+        RATELIMIT_TOKEN_PER_USER="100/minute",
+    )
+    ann = Player(app.test_client())
+    ann.score(times=2)  # the second accepted action trips the burst rule
+    assert ann.submit(ann.action_token()).status_code == 200  # one a minute while flagged
+    r = ann.submit(ann.action_token())
+    assert r.status_code == 429 and error_code(r) == "RATE_LIMITED"
+
+
+def test_hidden_player_scores_but_is_not_ranked(app: Flask, client) -> None:
+    ann = Player(client)
+    ann.post("/api/v1/me", headers={}, json=None)
+    assert client.patch("/api/v1/me", json={"is_hidden": True}, headers=ann.auth).status_code == 200
+    data = ann.score()
+    assert data["new_score"] == 10 and data["rank"] is None
+    assert client.get("/api/v1/leaderboard").get_json()["total_players"] == 0
+
+
+def test_score_events_count_equals_scores(app: Flask, client) -> None:
+    players = [Player(client) for _ in range(3)]
+    for i, p in enumerate(players):
+        p.score(times=i + 1)
+    with app.app_context():
+        total = db.session.execute(text("SELECT sum(score) FROM users")).scalar()
+        events = db.session.execute(text("SELECT sum(points) FROM score_events")).scalar()
+    assert total == events == 60
