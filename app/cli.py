@@ -7,6 +7,7 @@ import time
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.auth.accounts import create_user
@@ -37,11 +38,11 @@ def _fail(err: ScoreboardError) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    users = click.Group("users", help="Manage players and admins.")
-    clients = click.Group("oauth-clients", help="Manage OAuth API clients.")
-    demo = click.Group("demo", help="Demo data.")
-    board = click.Group("leaderboard", help="The rank index.")
-    keys = click.Group("keys", help="Access-token signing keys.")
+    users = AppGroup("users", help="Manage players and admins.")
+    clients = AppGroup("oauth-clients", help="Manage OAuth API clients.")
+    demo = AppGroup("demo", help="Demo data.")
+    board = AppGroup("leaderboard", help="The rank index.")
+    keys = AppGroup("keys", help="Access-token signing keys.")
 
     @users.command("create")
     @click.argument("name")

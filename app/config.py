@@ -57,7 +57,12 @@ class Config:
         fallbacks = _env("SECRET_KEY_FALLBACKS", "")
         self.SECRET_KEY_FALLBACKS = [k for k in fallbacks.split(",") if k]
         self.SQLALCHEMY_DATABASE_URI = _database_url(instance)
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.SQLALCHEMY_ENGINE_OPTIONS = {
+            "pool_pre_ping": True,
+            "pool_size": _int("DB_POOL_SIZE", 10),
+            "max_overflow": _int("DB_MAX_OVERFLOW", 20),
+            "pool_timeout": _int("DB_POOL_TIMEOUT", 10),
+        }
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
         self.REDIS_URL = _env("REDIS_URL", "")
         self.REDIS_NAMESPACE = _env("REDIS_NAMESPACE", "sb")

@@ -58,6 +58,9 @@ class Services:
         with self._lock:
             if self._started:
                 return
+            self.access.load()
+            with self.engine.connect():
+                pass  # fail early if the database is unreachable
             self.broker.start()
             self.board.resync()
             self._started = True

@@ -67,6 +67,7 @@ def current_account() -> User:
     user = db.session.get(User, who.user_id)  # type: ignore[union-attr]
     if user is None or user.is_deleted:
         raise ScoreboardError("UNAUTHORIZED", "The account no longer exists.")
+    db.session.commit()  # release the connection before the domain takes its own
     return user
 
 

@@ -126,10 +126,21 @@ class TokenIssuer:
 
     def issue_for(self, user: User, client: OAuthClient | None = None) -> dict[str, Any]:
         """A fresh token response (new family) for a user who just signed in."""
-        client = client or web_client()
+        client = client or _WEB
         token = self(grant_type="password", client=client, user=user)
         self.save(token, user.id, client.get_client_id())
         return token
+
+
+class _WebClientId:
+    """Stands for `scoreboard-web` where only its id is needed (no query mid-request)."""
+
+    @staticmethod
+    def get_client_id() -> str:
+        return WEB_CLIENT_ID
+
+
+_WEB: Any = _WebClientId()
 
 
 def revoke_family(family_id: str) -> None:

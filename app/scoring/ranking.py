@@ -147,7 +147,7 @@ class RankIndex:
         """Apply every player's state (version-guarded) and mark the index ready."""
         count, pipe = 0, self.redis.pipeline(transaction=False)
         for state in states:
-            self.apply(state, pipe)
+            self.apply(state, pipe=pipe)
             count += 1
             if count % batch == 0:
                 pipe.execute()

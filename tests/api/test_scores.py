@@ -233,3 +233,12 @@ def test_score_events_count_equals_scores(app: Flask, client) -> None:
         total = db.session.execute(text("SELECT sum(score) FROM users")).scalar()
         events = db.session.execute(text("SELECT sum(points) FROM score_events")).scalar()
     assert total == events == 60
+
+
+def test_many_accounts_from_one_address_flags_the_newest(make_app) -> None:
+    app = make_app(FRAUD_ACCOUNTS_PER_IP=2)
+    client = app.test_client()
+    players = [Player(client) for _ in range(3)]
+    with app.app_context():
+        flags = db.session.execute(select(FraudFlag.user_id, FraudFlag.rule, FraudFlag.severity)).all()
+    assert flags == [(players[2].id, "accounts_per_ip", "low")]

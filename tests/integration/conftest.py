@@ -1,0 +1,161 @@
+"""Real processes: a private redis-server the test can kill, and gunicorn with gevent workers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+import requests
+
+from tests.conftest import GENEROUS, ROOT, clean_postgres, clean_redis, run_id
+from tests.services import require
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Any, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: S110 (not up yet; keep polling)
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class RedisServer:
+    """A redis-server of our own on a free port, with no persistence: kill and restart it at will."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        args = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+        ]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: redis_lib.Redis.from_url(self.url).ping(), what="redis-server")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    require("redis-server", shutil.which("redis-server") is not None)
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+class Gunicorn:
+    """`gunicorn -c gunicorn.conf.py wsgi:app` with gevent workers, as production runs it."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2):
+        self.port = free_port()
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            **env,
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+            "WEB_CONCURRENCY": str(workers),
+            "LOG_JSON": "0",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            [gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=self.log,
+            stderr=self.log,
+        )
+        wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, what="gunicorn")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            self.proc = None
+            self.log.close()
+
+    def errors(self) -> str:
+        """Tracebacks gunicorn logged, for a failing test's message."""
+        text = self.log_path.read_text(errors="replace")
+        return "\n".join(line for line in text.splitlines() if "Traceback" in line or "Error" in line)
+
+
+def production_env(pg_url: str, redis_url: str, namespace: str, **extra: str) -> dict[str, str]:
+    env = {key: str(value) for key, value in GENEROUS.items()}
+    env.update(
+        DATABASE_URL=pg_url.replace("+psycopg", ""),
+        REDIS_URL=redis_url,
+        REDIS_NAMESPACE=namespace,
+        SECRET_KEY="integration-secret-" + "x" * 32,
+        PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
+        ACTION_CATALOG='{"complete_task": {"points": 10, "cooldown_seconds": 0, "max_per_hour": 0}}',
+        **extra,
+    )
+    return env
+
+
+@pytest.fixture
+def gunicorn_app(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Gunicorn]:
+    """Production mode: gunicorn, two gevent workers, PostgreSQL and Redis, clean state."""
+    namespace = f"g{run_id()}"
+    clean_postgres(pg_url)
+    clean_redis(redis_url, namespace)
+    server = Gunicorn(production_env(pg_url, redis_url, namespace), tmp_path / "gunicorn.log")
+    server.start()
+    yield server
+    server.stop()
