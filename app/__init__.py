@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
-from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.extensions import csrf, db, limiter, login_manager, migrate, sock
 
 
 def create_app(config: Any | None = None) -> Flask:
@@ -33,6 +33,7 @@ def create_app(config: Any | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    sock.init_app(app)
 
     from app import models  # noqa: F401  (registers the tables)
     from app.api import bp as api_bp
@@ -42,6 +43,9 @@ def create_app(config: Any | None = None) -> Flask:
     from app.cli import register_cli
     from app.observability import init_observability
     from app.services import build_services
+    from app.live.views import bp as live_bp
+    from app.web.fragments import board_renderer, score_renderer
+    from app.web.fragments import bp as fragments_bp
     from app.web.security import init_security
 
     with app.app_context():
@@ -51,6 +55,10 @@ def create_app(config: Any | None = None) -> Flask:
     csrf.exempt(oauth_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(oauth_bp)
+    app.register_blueprint(live_bp)
+    app.register_blueprint(fragments_bp)
+    services.hub.render_board = board_renderer(app)
+    services.hub.render_score = score_renderer(app)
     register_error_handlers(app)
     init_security(app)
     init_observability(app)

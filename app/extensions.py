@@ -1,6 +1,7 @@
 """Extensions created once and bound in create_app."""
 
 from flask_login import LoginManager
+from flask_sock import Sock
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -19,6 +20,7 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING), session_options={"e
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+sock = Sock()
 
 from flask_limiter import Limiter  # noqa: E402
 from flask_limiter.util import get_remote_address  # noqa: E402

@@ -18,6 +18,7 @@ from app.auth.server import TokenIssuer
 from app.fraud.limits import RateLimits
 from app.fraud.rules import FraudRules, Thresholds
 from app.live.broker import InProcessBroker, RedisBroker
+from app.live.hub import Hub
 from app.scoring.board import Board
 from app.scoring.catalog import ActionCatalog
 from app.scoring.moderation import Moderation
@@ -48,6 +49,7 @@ class Services:
     access: AccessTokens
     issuer: TokenIssuer
     catalog: ActionCatalog
+    hub: Hub
     _started: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -68,6 +70,7 @@ class Services:
     def stop(self) -> None:
         """Stop the listener and close connections (tests, shutdown)."""
         self.broker.stop()
+        self.hub.stop()
         self.standings.wait_for_rebuild()
         if self.redis is not None:
             self.redis.close()
@@ -97,10 +100,18 @@ def build_services(config: Any, engine: Engine) -> Services:
             return {r[0]: (r[1], r[2]) for r in conn.execute(stmt, {"ids": ids})}
 
     board = Board(standings.top, load_names, standings.board_state)
-    broker.subscribe(lambda message: board.handle(decode_envelope(message)[1]))
+    hub = Hub(board, config.LIVE_MIN_INTERVAL_MS)
+
+    def on_message(message: bytes) -> None:
+        placement, event = decode_envelope(message)
+        board.handle(event)  # first: the hub reads the board
+        hub.handle(placement, event)
+
+    broker.subscribe(on_message)
     broker.on_connect(standings.repair)
     broker.on_connect(board.resync)
     standings.on_rebuilt.append(board.resync)
+    board.on_change(lambda seq: hub.wake())
 
     secrets_ = [config.SECRET_KEY, *config.SECRET_KEY_FALLBACKS]
     signer = ActionTokenSigner([derive_key(s, "action-tokens") for s in secrets_], config.ACTION_TOKEN_TTL)
@@ -136,6 +147,7 @@ def build_services(config: Any, engine: Engine) -> Services:
         access,
         issuer,
         catalog,
+        hub,
     )
 
 

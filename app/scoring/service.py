@@ -197,7 +197,7 @@ class Scorer:
     def _apply(self, player: Player, action: Action, action_id: str, origin: Origin) -> Accepted:
         now = datetime.fromtimestamp(self.clock(), UTC)
         previous_rank = None
-        if player.ranked and self.writer.standings.index is None:
+        if player.ranked and not self.writer.standings.uses_index:  # else the index tells
             previous_rank = self.writer.standings.rank_of(player.id, player.score, player.score_updated_at)
         try:
             with self.engine.begin() as conn:
@@ -235,9 +235,7 @@ class Scorer:
             raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.") from exc
         state = RankState(player.id, version, ranked, new_score, now)
         event = change_event("score", state, (username, display_name), seq, now, points=action.points)
-        placement = self.writer.publish(state, event)
-        if placement.previous_rank is not None or self.writer.standings.index is not None:
-            previous_rank = placement.previous_rank
+        placement = self.writer.publish(state, event, previous_rank)
         self.rules.after_accept(player.id, action.points, player.score, new_score)
         return Accepted(
             player.id,
@@ -247,7 +245,7 @@ class Scorer:
             action.points,
             new_score,
             placement.rank,
-            previous_rank,
+            placement.previous_rank,
             self._next_token(player.id, action.type),
         )
 

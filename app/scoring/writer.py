@@ -79,8 +79,11 @@ class BoardWriter:
         self.broker = broker
         self.channel = channel
 
-    def publish(self, state: RankState, event: dict[str, Any]) -> Placement:
-        """Place the committed state and announce it; returns the player's ranks."""
+    def publish(self, state: RankState, event: dict[str, Any], previous_rank: int | None = None) -> Placement:
+        """Place the committed state and announce it; returns the player's ranks.
+
+        `previous_rank` is used when ranks come from the database (read before the change).
+        """
         index = self.standings.index
         if index is not None and self.standings.health.up:
             try:
@@ -91,18 +94,18 @@ class BoardWriter:
                 self.standings.health.failed(exc)
         if index is not None:
             self.standings.mark_unsynced(state.user_id)
-        placement = self._db_placement(state)
+        placement = self._db_placement(state, previous_rank)
         try:
             self.broker.publish(encode_envelope(placement, event))
         except RedisError as exc:
             log.warning("change %s not published: %s", event.get("seq"), exc)
         return placement
 
-    def _db_placement(self, state: RankState) -> Placement:
+    def _db_placement(self, state: RankState, previous_rank: int | None) -> Placement:
         db = self.standings.db
         with self.standings.engine.connect() as conn:
             total = int(conn.execute(db.TOTAL).scalar_one())
             rank = None
             if state.ranked and state.updated_at is not None:
                 rank = db.rank_of(conn, state.user_id, state.score, state.updated_at)
-        return Placement(None, rank, total)
+        return Placement(previous_rank, rank, total)

@@ -1,0 +1,251 @@
+"""This process's live connections and the one broadcaster that feeds them.
+
+The broker listener hands every change event to `Hub.handle`. Changes that move the board wake
+the broadcaster, which sends at most one `leaderboard_update` per LIVE_MIN_INTERVAL_MS, always
+ending on the latest state, and only when the top 10 (ranks, names or scores) changed. Each
+message is serialised once per wire format and the same bytes go to every connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from app.live.frames import sse_event, ws_text_frame
+from app.scoring.board import Board, iso
+from app.scoring.writer import Placement
+
+log = logging.getLogger(__name__)
+
+TOP = 10
+
+
+class Message:
+    """One event; its JSON, its HTML and each wire frame are built once, on first use."""
+
+    __slots__ = ("type", "seq", "payload", "render", "_json", "_html", "_wire")
+
+    def __init__(
+        self,
+        type_: str,
+        seq: int | None,
+        data: dict[str, Any] | None = None,
+        render: Callable[[], str] | None = None,
+    ):
+        self.type, self.seq, self.render = type_, seq, render
+        self.payload: dict[str, Any] = {"type": type_}
+        if data is not None:
+            self.payload.update(seq=seq, timestamp=iso(datetime.now(UTC)), data=data)
+        self._json: bytes | None = None
+        self._html: bytes | None = None
+        self._wire: dict[tuple[str, bool], bytes] = {}
+
+    def body(self, html: bool = False) -> bytes:
+        """The JSON event, or its HTMX out-of-band fragment."""
+        if html and self.render is not None:
+            if self._html is None:
+                self._html = self.render().encode()
+            return self._html
+        if self._json is None:
+            self._json = orjson.dumps(self.payload)
+        return self._json
+
+    def wire(self, transport: str, html: bool) -> bytes:
+        """The bytes a WebSocket or SSE connection writes."""
+        key = (transport, html)
+        out = self._wire.get(key)
+        if out is None:
+            body = self.body(html)
+            out = ws_text_frame(body) if transport == "ws" else sse_event(self.type, body, self.seq)
+            self._wire[key] = out
+        return out
+
+
+class Connection:
+    """A subscriber; transports implement `deliver` (never blocks the broadcaster)."""
+
+    transport = "raw"
+
+    def __init__(self, html: bool = False):
+        self.html = html
+        self.user_id: int | None = None
+        self.last_seq = 0
+
+    def deliver(self, message: Message) -> None:  # pragma: no cover - transports override
+        raise NotImplementedError
+
+    def send(self, message: Message) -> None:
+        """Deliver unless the client already has something as new."""
+        if message.seq is not None and message.type == "leaderboard_update":
+            if message.seq <= self.last_seq:
+                return
+            self.last_seq = message.seq
+        self.deliver(message)
+
+
+class Hub:
+    """Per-process fan-out of board changes to WebSocket and SSE connections."""
+
+    def __init__(
+        self,
+        board: Board,
+        min_interval_ms: int,
+        render_board: Callable[[list[dict[str, Any]], int], str] | None = None,
+        render_score: Callable[[dict[str, Any]], str] | None = None,
+    ):
+        self.board = board
+        self.min_interval = min_interval_ms / 1000
+        self.render_board = render_board
+        self.render_score = render_score
+        self.connections: set[Connection] = set()
+        self._by_user: dict[int, set[Connection]] = {}
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_top: list[tuple[Any, ...]] | None = None
+        self._last_entries: list[dict[str, Any]] = []
+        self.current: Message | None = None
+        self.sent = 0
+
+    # -- connections -------------------------------------------------------------------
+
+    def attach(self, conn: Connection, user_id: int | None = None, snapshot: bool = True) -> None:
+        """Register a connection (tied to a player, if any) and send it the current board at once."""
+        self.connections.add(conn)
+        self.bind_user(conn, user_id)
+        self.start()
+        current = self.current or self._build(force=True)
+        if current is not None:
+            if snapshot:
+                conn.send(current)
+            else:
+                conn.last_seq = current.seq or 0
+
+    def current_seq(self) -> int:
+        """The seq of the board this process would send now."""
+        current = self.current or self._build(force=True)
+        return current.seq or 0 if current is not None else 0
+
+    def detach(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        self.bind_user(conn, None)
+
+    def bind_user(self, conn: Connection, user_id: int | None) -> None:
+        """Tie a connection to a player (for personal score updates), or untie it."""
+        if conn.user_id is not None:
+            peers = self._by_user.get(conn.user_id)
+            if peers is not None:
+                peers.discard(conn)
+                if not peers:
+                    del self._by_user[conn.user_id]
+        conn.user_id = user_id
+        if user_id is not None:
+            self._by_user.setdefault(user_id, set()).add(conn)
+
+    # -- events ------------------------------------------------------------------------
+
+    def handle(self, placement: Placement, event: dict[str, Any]) -> None:
+        """Tell a scoring player's own connections (the board itself wakes the broadcaster)."""
+        user = event.get("user") or {}
+        peers = self._by_user.get(user.get("user_id"))
+        if peers and event.get("kind") in ("score", "adjust"):
+            data = {
+                "user_id": user["user_id"],
+                "new_score": user["score"],
+                "points_gained": event.get("points", 0),
+                "rank": placement.rank,
+                "previous_rank": placement.previous_rank,
+            }
+            render = (lambda: self.render_score(data)) if self.render_score else None  # type: ignore[misc]
+            message = Message("score_update", event.get("seq") or self.board.seq, data, render)
+            for conn in list(peers):
+                conn.deliver(message)
+
+    def wake(self) -> None:
+        """Ask the broadcaster to look at the board again (resync, rebuild)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="hub", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            self._wake.wait()
+            if self._stopped.is_set():
+                return
+            self._wake.clear()
+            started = time.monotonic()
+            try:
+                message = self._build()
+                if message is not None:
+                    for conn in list(self.connections):
+                        conn.send(message)
+                    self.sent += 1
+            except Exception:
+                log.exception("live broadcast failed")
+            rest = self.min_interval - (time.monotonic() - started)
+            if rest > 0:
+                self._stopped.wait(rest)
+
+    def _build(self, force: bool = False) -> Message | None:
+        """The leaderboard_update for the newest state, or None if the top 10 did not change."""
+        page = self.board.page(TOP, 0)
+        entries = page.data["leaderboard"]
+        key = [(e["user_id"], e["rank"], e["display_name"], e["score"]) for e in entries]
+        if not force and key == self._last_top and self.current is not None:
+            return None
+        changes, changed_ranks = self._diff(self._last_entries, entries)
+        data = {
+            "leaderboard": entries,
+            "changes": changes,
+            "changed_ranks": changed_ranks,
+            "total_players": page.data["total_players"],
+        }
+        total = page.data["total_players"]
+        seq = page.seq
+        render = (lambda: self.render_board(entries, total, seq)) if self.render_board else None  # type: ignore[misc]
+        message = Message("leaderboard_update", page.seq, data, render)
+        self._last_top, self._last_entries, self.current = key, entries, message
+        return message
+
+    @staticmethod
+    def _diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+        """Who moved within, into or out of the top 10 (a rank of None: outside it)."""
+        before = {e["user_id"]: e for e in old}
+        after = {e["user_id"]: e for e in new}
+        changes = []
+        for uid in [*after, *(u for u in before if u not in after)]:
+            a, b = before.get(uid), after.get(uid)
+            if (
+                a
+                and b
+                and (a["rank"], a["score"], a["display_name"]) == (b["rank"], b["score"], b["display_name"])
+            ):
+                continue
+            ref = b or a
+            assert ref is not None
+            changes.append(
+                {
+                    "user_id": uid,
+                    "username": ref["username"],
+                    "old_rank": a["rank"] if a else None,
+                    "new_rank": b["rank"] if b else None,
+                    "score_change": b["score"] - a["score"] if a and b else None,
+                }
+            )
+        ranks = sorted({r for c in changes for r in (c["old_rank"], c["new_rank"]) if r is not None})
+        return changes, ranks
