@@ -41,9 +41,9 @@ def create_app(config: Any | None = None) -> Flask:
     from app.api.oauth import bp as oauth_bp
     from app.auth.server import create_server
     from app.cli import register_cli
+    from app.live.views import bp as live_bp
     from app.observability import init_observability
     from app.services import build_services
-    from app.live.views import bp as live_bp
     from app.web.fragments import board_renderer, score_renderer
     from app.web.fragments import bp as fragments_bp
     from app.web.security import init_security

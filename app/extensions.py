@@ -1,8 +1,8 @@
 """Extensions created once and bound in create_app."""
 
 from flask_login import LoginManager
-from flask_sock import Sock
 from flask_migrate import Migrate
+from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
