@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import sys
 import time
 
@@ -19,6 +21,7 @@ LATENCY = Histogram("scoreboard_http_request_seconds", "HTTP request latency", [
 SUBMISSIONS = Counter("scoreboard_score_submissions_total", "Score submissions", ["outcome", "reason"])
 
 bp = Blueprint("meta", __name__)
+SERVED_BY = f"{socket.gethostname()}:{os.getpid()}"  # which process answered (loaded after fork)
 
 
 @bp.get("/healthz")
@@ -94,4 +97,5 @@ def init_observability(app: Flask) -> None:
             code = g.get("error_code")
             SUBMISSIONS.labels("accepted" if code is None else "rejected", code or "").inc()
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers["X-Served-By"] = SERVED_BY
         return response

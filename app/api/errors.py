@@ -69,7 +69,11 @@ def register_error_handlers(app: Flask) -> None:
         message = err.description or err.name
         if status == 413:
             message = f"The request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes."
-        return error_response(ScoreboardError(code, message, status=status))
+        response = error_response(ScoreboardError(code, message, status=status))
+        for name, value in err.get_headers():  # Allow on a 405, WWW-Authenticate on a 401
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _crash(err: Exception) -> Response:

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, request
 
 from app.api.context import json_response, principal
 from app.auth.server import SCOPES, request_issuer
+from app.errors import ScoreboardError
 from app.extensions import db
 from app.models.users import User
 from app.services import services
@@ -17,13 +18,22 @@ def _server():  # type: ignore[no-untyped-def]
     return current_app.extensions["oauth_server"]
 
 
+def _single_parameters() -> None:
+    """:raise ScoreboardError INVALID_REQUEST: a parameter is repeated (RFC 6749 §3.2)."""
+    for name, values in request.form.lists():
+        if len(values) > 1:
+            raise ScoreboardError("INVALID_REQUEST", f"{name}: must not be sent more than once")
+
+
 @bp.post("/oauth/token")
 def token() -> Response:
+    _single_parameters()
     return _server().create_token_response()
 
 
 @bp.post("/oauth/revoke")
 def revoke() -> Response:
+    _single_parameters()
     return _server().create_endpoint_response("revocation")
 
 
@@ -32,8 +42,6 @@ def userinfo() -> Response:
     who = principal()
     user = db.session.get(User, who.user_id)  # type: ignore[union-attr]
     if user is None or user.is_deleted:
-        from app.errors import ScoreboardError
-
         raise ScoreboardError("UNAUTHORIZED", "The account no longer exists.")
     return json_response({"sub": str(user.id), "username": user.username, "email": user.email})
 

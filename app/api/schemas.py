@@ -11,12 +11,12 @@ class Strict(BaseModel):
 
 class RegisterIn(Strict):
     username: str = Field(max_length=32)
-    email: str | None = Field(default=None, max_length=254)
+    email: str = Field(max_length=254)  # only OAuth-only accounts go without one
     password: str = Field(max_length=128)
 
 
 class LoginIn(Strict):
-    username: str = Field(max_length=64)
+    username: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")  # what a username can be
     password: str = Field(max_length=128)
 
 

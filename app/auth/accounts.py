@@ -25,7 +25,7 @@ def validate_new_account(username: str, email: str | None, password: str | None)
     """:raise ScoreboardError INVALID_REQUEST: naming which field is wrong."""
     if not USERNAME_RE.match(username):
         raise ScoreboardError("INVALID_REQUEST", "username: 3–32 characters of letters, digits, _ . -")
-    if email is not None and (len(email) > 254 or not EMAIL_RE.match(email)):
+    if email is not None and (len(email) > 254 or not EMAIL_RE.match(email) or not email.isprintable()):
         raise ScoreboardError("INVALID_REQUEST", "email: not a valid address")
     if password is not None and not 8 <= len(password) <= 128:
         raise ScoreboardError("INVALID_REQUEST", "password: 8–128 characters")

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.auth.keys import AccessTokens
 from app.auth.principal import SCOPE_ADMIN, SCOPE_READ, SCOPE_SCORE
+from app.errors import STATUS
 from app.extensions import db
 from app.models.oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken
 from app.models.users import User
@@ -257,12 +258,11 @@ class ScoreboardAuthServer(AuthorizationServer):
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
         if isinstance(payload, dict) and isinstance(payload.get("error"), str):
             oauth_error = payload["error"]
+            code = OAUTH_ERRORS.get(oauth_error, "INVALID_REQUEST")
+            status_code = STATUS[code]  # the SPEC's status for the code, whatever Authlib chose
             payload = {
                 "success": False,
-                "error": {
-                    "code": OAUTH_ERRORS.get(oauth_error, "INVALID_REQUEST"),
-                    "message": payload.get("error_description") or oauth_error,
-                },
+                "error": {"code": code, "message": payload.get("error_description") or oauth_error},
             }
         if isinstance(payload, dict):
             payload = orjson.dumps(payload)

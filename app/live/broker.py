@@ -74,6 +74,18 @@ class RedisBroker:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def _reconnected(self, connection: object = None) -> None:
+        """Run the on-connect callbacks (resync, index repair) off the listener's path."""
+        self.connected = True
+        threading.Thread(target=self._run_callbacks, daemon=True).start()
+
+    def _run_callbacks(self) -> None:
+        for callback in self._on_connect:
+            try:
+                callback()
+            except Exception:
+                log.exception("broker on-connect callback failed")
+
     def _run(self) -> None:
         delay = 0.1
         while not self._stopped.is_set():
@@ -92,9 +104,9 @@ class RedisBroker:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self.channel)
-            self.connected = True
-            for callback in self._on_connect:
-                callback()
+            # redis-py reconnects and resubscribes by itself; hear about every (re)connect.
+            pubsub.connection.register_connect_callback(self._reconnected)
+            self._reconnected()
             while not self._stopped.is_set():
                 message = pubsub.get_message(timeout=1.0)
                 if message is None:

@@ -75,7 +75,7 @@ class Connection:
     def __init__(self, html: bool = False):
         self.html = html
         self.user_id: int | None = None
-        self.last_seq = 0
+        self.last_seq = -1  # nothing yet: even a seq-0 board is news
 
     def deliver(self, message: Message) -> None:  # pragma: no cover - transports override
         raise NotImplementedError

@@ -17,6 +17,7 @@ import pytest
 import redis as redis_lib
 import requests
 
+from tests import live
 from tests.conftest import GENEROUS, ROOT, clean_postgres, clean_redis, run_id
 from tests.services import require
 
@@ -98,6 +99,7 @@ class Gunicorn:
             "HOST": "127.0.0.1",
             "WEB_CONCURRENCY": str(workers),
             "LOG_JSON": "0",
+            "GRACEFUL_TIMEOUT": "1",
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -119,7 +121,9 @@ class Gunicorn:
         wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, what="gunicorn")
 
     def stop(self) -> None:
+        """Stop (SIGTERM, graceful for at most GRACEFUL_TIMEOUT=1 s)."""
         if self.proc is not None:
+            live.close_all()
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
@@ -149,6 +153,60 @@ def production_env(pg_url: str, redis_url: str, namespace: str, **extra: str) ->
     return env
 
 
+def embedded_env(instance: Path, template: Path, **extra: str) -> dict[str, str]:
+    """The embedded default: SQLite under instance/, no Redis."""
+    instance.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, instance / "scoreboard.db")
+    env = {key: str(value) for key, value in GENEROUS.items()}
+    env.update(
+        INSTANCE_PATH=str(instance),
+        DATABASE_URL="",
+        REDIS_URL="",
+        PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
+        ACTION_CATALOG='{"complete_task": {"points": 10, "cooldown_seconds": 0, "max_per_hour": 0}}',
+        **extra,
+    )
+    return env
+
+
+@pytest.fixture
+def hosts(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Start gunicorn "hosts" sharing PostgreSQL and Redis: `hosts(n, **env)`."""
+    namespace = f"h{run_id()}"
+    clean_postgres(pg_url)
+    clean_redis(redis_url, namespace)
+    started: list[Gunicorn] = []
+
+    def start(n: int = 2, redis: str | None = None, workers: int = 2, **extra: str) -> list[Gunicorn]:
+        env = production_env(pg_url, redis or redis_url, namespace, **extra)
+        for _ in range(n):
+            server = Gunicorn(env, tmp_path / f"host{len(started)}.log", workers=workers)
+            server.start()
+            started.append(server)
+        return started[-n:]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def embedded_host(sqlite_template: Path, tmp_path: Path) -> Iterator[Any]:
+    """Start one gunicorn process in the embedded mode: `embedded_host(**env)`."""
+    started: list[Gunicorn] = []
+
+    def start(**extra: str) -> Gunicorn:
+        env = embedded_env(tmp_path / "instance", sqlite_template, **extra)
+        server = Gunicorn(env, tmp_path / "embedded.log", workers=1)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 @pytest.fixture
 def gunicorn_app(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Gunicorn]:
     """Production mode: gunicorn, two gevent workers, PostgreSQL and Redis, clean state."""
@@ -159,3 +217,10 @@ def gunicorn_app(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Gunico
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _close_live_clients() -> Iterator[None]:
+    """Close every live client a test opened, pass or fail."""
+    yield
+    live.close_all()
