@@ -40,12 +40,14 @@ def create_app(config: Any | None = None) -> Flask:
     from app.api.errors import register_error_handlers
     from app.api.oauth import bp as oauth_bp
     from app.auth.server import create_server
+    from app.auth.session import init_sessions
     from app.cli import register_cli
     from app.live.views import bp as live_bp
     from app.observability import init_observability
     from app.services import build_services
     from app.web.fragments import board_renderer, score_renderer
     from app.web.fragments import bp as fragments_bp
+    from app.web.pages import bp as pages_bp
     from app.web.security import init_security
 
     with app.app_context():
@@ -57,6 +59,8 @@ def create_app(config: Any | None = None) -> Flask:
     app.register_blueprint(oauth_bp)
     app.register_blueprint(live_bp)
     app.register_blueprint(fragments_bp)
+    app.register_blueprint(pages_bp)
+    init_sessions(app)
     services.hub.render_board = board_renderer(app)
     services.hub.render_score = score_renderer(app)
     register_error_handlers(app)

@@ -108,3 +108,19 @@ def patch_me() -> Response:
         moderation.set_hidden(user.id, user.id, data.is_hidden, "player privacy choice", origin())
     db.session.expire_all()
     return json_response(me_json(db.session.get(User, user.id)))  # type: ignore[arg-type]
+
+
+@bp.get("/me/export")
+def export_me() -> Response:
+    from app.auth.privacy import export_user
+
+    return json_response(export_user(services().engine, current_account().id))
+
+
+@bp.delete("/me")
+def delete_me() -> Response:
+    from app.auth.privacy import erase_user
+
+    user = current_account()
+    erase_user(services().engine, services().moderation, user.id, origin())
+    return Response(status=204)

@@ -39,6 +39,13 @@ def error_response(err: ScoreboardError) -> Response:
     return response
 
 
+def _wants_page() -> bool:
+    """A browser asking for a page (not the API, not a fetch) gets an HTML error page."""
+    if request.path.startswith(("/api/", "/oauth/", "/.well-known/", "/events/", "/ws/", "/fragments/")):
+        return False
+    return request.accept_mimetypes.best == "text/html" and not request.headers.get("HX-Request")
+
+
 def register_error_handlers(app: Flask) -> None:
     """Map domain errors, HTTP errors and crashes to the error shape."""
 
@@ -63,8 +70,12 @@ def register_error_handlers(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def _http(err: HTTPException) -> Response:
+    def _http(err: HTTPException) -> Response | tuple[str, int]:
         status = err.code or 500
+        if _wants_page():
+            from flask import render_template
+
+            return render_template("error.html", title=err.name, message=err.description), status
         code = HTTP_CODES.get(status, "INTERNAL" if status >= 500 else "INVALID_REQUEST")
         message = err.description or err.name
         if status == 413:

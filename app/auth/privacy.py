@@ -1,0 +1,104 @@
+"""A player's own data: export everything held on them; erase the account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine
+
+from app.audit import Origin, audit_row, write_audit
+from app.models import AuditLog, FraudFlag, OAuthAccount, OAuthToken, ScoreEvent, User
+from app.scoring.board import iso
+from app.scoring.moderation import Moderation
+
+
+def _row(obj: Any, fields: list[str]) -> dict[str, Any]:
+    out = {}
+    for f in fields:
+        value = getattr(obj, f)
+        out[f] = iso(value) if isinstance(value, datetime) else value
+    return out
+
+
+def export_user(engine: Engine, user_id: int) -> dict[str, Any]:
+    """Everything held on a player: profile, score events, audit rows and flags about them."""
+    with engine.connect() as conn:
+        user = conn.execute(select(User).where(User.id == user_id)).one()
+        events = conn.execute(select(ScoreEvent).where(ScoreEvent.user_id == user_id).order_by(ScoreEvent.id))
+        audit = conn.execute(
+            select(AuditLog).where(AuditLog.subject_user_id == user_id).order_by(AuditLog.id)
+        )
+        flags = conn.execute(select(FraudFlag).where(FraudFlag.user_id == user_id).order_by(FraudFlag.id))
+        links = conn.execute(select(OAuthAccount).where(OAuthAccount.user_id == user_id))
+        return {
+            "profile": _row(
+                user,
+                [
+                    "id",
+                    "username",
+                    "email",
+                    "display_name",
+                    "role",
+                    "score",
+                    "score_updated_at",
+                    "is_hidden",
+                    "is_banned",
+                    "created_at",
+                ],
+            ),
+            "score_events": [
+                _row(
+                    e,
+                    [
+                        "action_id",
+                        "action_type",
+                        "points",
+                        "score_after",
+                        "source",
+                        "ip",
+                        "user_agent",
+                        "created_at",
+                    ],
+                )
+                for e in events
+            ],
+            "audit_log": [
+                _row(a, ["event", "outcome", "reason_code", "ip", "user_agent", "details", "created_at"])
+                for a in audit
+            ],
+            "fraud_flags": [_row(f, ["rule", "severity", "status", "created_at"]) for f in flags],
+            "connected_accounts": [_row(link, ["provider", "email", "created_at"]) for link in links],
+        }
+
+
+def erase_user(engine: Engine, moderation: Moderation, user_id: int, origin: Origin) -> None:
+    """Delete an account: off the board (broadcast), personal data erased, score events anonymised."""
+    moderation.set_hidden(user_id, user_id, True, "account deleted", origin)
+    with engine.begin() as conn:
+        conn.execute(
+            update(ScoreEvent)
+            .where(ScoreEvent.user_id == user_id)
+            .values(user_id=None, ip=None, user_agent=None)
+        )
+        conn.execute(
+            update(AuditLog)
+            .where(AuditLog.subject_user_id == user_id)
+            .values(ip=None, user_agent=None, details=None)
+        )
+        conn.execute(delete(OAuthToken).where(OAuthToken.user_id == user_id))
+        conn.execute(delete(OAuthAccount).where(OAuthAccount.user_id == user_id))
+        conn.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(
+                username=f"deleted-{user_id}",
+                email=None,
+                password_hash=None,
+                display_name="Deleted player",
+                is_deleted=True,
+                is_hidden=True,
+            )
+        )
+        write_audit(conn, audit_row("user.deleted", "success", Origin(), subject=user_id, actor=user_id))

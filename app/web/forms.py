@@ -1,0 +1,41 @@
+"""Page forms (Flask-WTF: every one carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+
+from app.auth.accounts import EMAIL_RE
+
+USERNAME = Regexp(r"^[A-Za-z0-9_.-]+$", message="Use letters, digits, _ . or -")
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+
+
+class RegisterForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(3, 32), USERNAME])
+    email = EmailField(
+        "Email (optional)",
+        validators=[Optional(), Length(max=254), Regexp(EMAIL_RE.pattern, message="Not an email address")],
+    )
+    password = PasswordField("Password", validators=[DataRequired(), Length(8, 128)])
+    confirm = PasswordField(
+        "Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords differ")]
+    )
+
+
+class AccountForm(FlaskForm):
+    display_name = StringField("Display name", validators=[DataRequired(), Length(1, 64)])
+    is_hidden = BooleanField("Hide me from the public board")
+
+
+class DeleteForm(FlaskForm):
+    confirm = StringField("Type your username to confirm", validators=[DataRequired(), Length(max=64)])
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token (sign out)."""

@@ -1,0 +1,217 @@
+// Live Scoreboard: keeps the board live (WebSocket, else SSE, else polling, and back again),
+// animates rank changes, and runs the action button (action token, then submit).
+(() => {
+  "use strict";
+  const board = document.getElementById("live-board");
+  const status = document.getElementById("live-status");
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  const UPGRADE_EVERY_MS = 30000;
+
+  // ---- rank changes and the signed-in player's row -------------------------------------
+  const me = board?.dataset.me || null;
+  const limit = Number(board?.dataset.limit || 10);
+  const ranksNow = () => new Map([...document.querySelectorAll("#board-rows tr[data-user-id]")]
+    .map((tr) => [tr.dataset.userId, Number(tr.querySelector(".rank").textContent)]));
+  let ranks = ranksNow();
+
+  function decorate() {
+    document.querySelectorAll("#board-rows tr[data-user-id]").forEach((tr, i) => {
+      if (i >= limit) { tr.remove(); return; }
+      const id = tr.dataset.userId;
+      const rank = Number(tr.querySelector(".rank").textContent);
+      const before = ranks.get(id);
+      if (id === me) { tr.classList.add("me"); tr.setAttribute("aria-current", "true"); }
+      if (before === undefined) tr.classList.add("moved-in");
+      else if (rank < before) tr.classList.add("moved-up");
+      else if (rank > before) tr.classList.add("moved-down");
+    });
+    ranks = ranksNow();
+  }
+
+  // ---- transports ------------------------------------------------------------------------
+  let mode = null;        // "ws" | "sse" | "poll"
+  let link = null;        // the element htmx connects through
+  let failures = 0;
+  let upgradeTimer = null;
+
+  function setStatus(state, text) {
+    if (!status) return;
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
+  function connect(next) {
+    if (link) htmx.remove(link);
+    clearInterval(upgradeTimer);
+    mode = next;
+    failures = 0;
+    link = document.createElement("div");
+    link.hidden = true;
+    link.className = "live-link";
+    if (next === "ws") {
+      link.setAttribute("hx-ext", "ws");
+      link.setAttribute("ws-connect", board.dataset.live);
+      setStatus("connecting", "connecting…");
+    } else if (next === "sse") {
+      link.setAttribute("hx-ext", "sse");
+      link.setAttribute("sse-connect", board.dataset.sse);
+      const sink = document.createElement("div");
+      sink.setAttribute("sse-swap", "leaderboard_update,score_update");
+      sink.setAttribute("hx-swap", "innerHTML");
+      link.appendChild(sink);
+      setStatus("connecting", "connecting…");
+    } else {
+      const seconds = Number(board.dataset.pollInterval || 5);
+      link.setAttribute("hx-get", board.dataset.poll);
+      link.setAttribute("hx-trigger", `load, every ${seconds}s`);
+      link.setAttribute("hx-target", "#board-rows");
+      link.setAttribute("hx-swap", "outerHTML");
+      setStatus("polling", "polling");
+    }
+    document.body.appendChild(link);
+    htmx.process(link);
+    if (next !== "ws") upgradeTimer = setInterval(tryUpgrade, UPGRADE_EVERY_MS);
+  }
+
+  function fallBack() {
+    connect(mode === "ws" ? "sse" : "poll");
+  }
+
+  // Probe the better transports now and then; switch back as soon as one answers.
+  function tryUpgrade() {
+    const url = new URL(board.dataset.live, location.href);
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    const probe = new WebSocket(url);
+    let settled = false;
+    probe.onmessage = () => { settled = true; probe.close(1000); connect("ws"); };
+    probe.onclose = () => { if (!settled && mode === "poll") probeSse(); };
+  }
+
+  function probeSse() {
+    const probe = new EventSource(board.dataset.sse);
+    probe.addEventListener("leaderboard_update", () => { probe.close(); if (mode === "poll") connect("sse"); });
+    probe.onerror = () => probe.close();
+  }
+
+  document.body.addEventListener("htmx:wsOpen", () => { failures = 0; setStatus("live", "live"); });
+  document.body.addEventListener("htmx:wsClose", (e) => {
+    const code = e.detail?.event?.code;
+    if (mode !== "ws") return;
+    failures += 1;
+    if (code === 1013 || failures >= 3) fallBack();
+    else setStatus("reconnecting", "reconnecting…");
+  });
+  document.body.addEventListener("htmx:wsError", () => {
+    if (mode === "ws" && ++failures >= 3) fallBack();
+  });
+  document.body.addEventListener("htmx:sseOpen", () => { failures = 0; setStatus("live", "live (SSE)"); });
+  document.body.addEventListener("htmx:sseError", () => {
+    if (mode !== "sse") return;
+    if (++failures >= 3) fallBack();
+    else setStatus("reconnecting", "reconnecting…");
+  });
+  document.body.addEventListener("htmx:afterRequest", (e) => {
+    if (mode === "poll" && e.detail.elt === link) {
+      setStatus(e.detail.successful ? "polling" : "reconnecting", e.detail.successful ? "polling" : "offline, retrying…");
+    }
+  });
+  document.body.addEventListener("htmx:oobAfterSwap", decorate);
+  document.body.addEventListener("htmx:afterSwap", (e) => { if (e.detail.elt === link) decorate(); });
+
+  if (board) {
+    decorate();
+    connect(window.WebSocket ? "ws" : "sse");
+  }
+
+  // ---- the action button -----------------------------------------------------------------
+  const play = document.getElementById("play");
+  const message = document.getElementById("play-message");
+  let next = null; // {token, until}: the next_action_token from the last submit
+  let holding = false; // waiting out a cooldown or limit
+
+  async function post(path, body) {
+    const r = await fetch(path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await r.json(); } catch (_) { /* not JSON */ }
+    return { ok: r.ok, status: r.status, data };
+  }
+
+  function say(text, kind) {
+    message.textContent = text;
+    message.dataset.kind = kind || "info";
+  }
+
+  function explain(error) {
+    const wait = error?.retry_after;
+    const texts = {
+      COOLDOWN: "Cooling down.", RATE_LIMITED: "Too many attempts.", ACCOUNT_SUSPENDED: "Your account is suspended for a while.",
+      ACCOUNT_BANNED: "Your account is banned.", UNAUTHORIZED: "Please sign in again.",
+    };
+    const text = texts[error?.code] || error?.message || "Something went wrong.";
+    return wait ? `${text} Try again in ${wait} s.` : text;
+  }
+
+  function holdFor(seconds) {
+    if (!seconds) return;
+    holding = true;
+    let left = seconds;
+    const tick = setInterval(() => {
+      left -= 1;
+      if (left <= 0) { clearInterval(tick); holding = false; play.disabled = false; say("Ready when you are."); }
+    }, 1000);
+  }
+
+  function showStanding(d) {
+    const standing = document.getElementById("my-standing");
+    standing.querySelector(".my-score").textContent = d.new_score;
+    standing.querySelector(".my-rank").textContent = d.rank ? `#${d.rank}` : "unranked";
+    standing.classList.remove("bump");
+    void standing.offsetWidth; // restart the animation
+    standing.classList.add("bump");
+  }
+
+  // Percentile and the number of players, which a score changes without a top-10 push.
+  async function refreshMe() {
+    const r = await fetch("/api/v1/me", { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!r.ok) return;
+    const m = await r.json();
+    const total = document.getElementById("board-total");
+    if (total) total.textContent = m.total_players;
+    const line = document.getElementById("my-percentile");
+    if (line && m.percentile !== null) {
+      line.textContent = `Ahead of or level with ${m.percentile}% of ${m.total_players} players.`;
+    }
+  }
+
+  play?.addEventListener("click", async () => {
+    play.disabled = true;
+    play.setAttribute("aria-busy", "true");
+    say("Working on it…");
+    try {
+      let token = next && next.until > Date.now() ? next.token : null;
+      if (!token) {
+        const issued = await post("/api/v1/actions/token", { action_type: play.dataset.action });
+        if (!issued.ok) { say(explain(issued.data.error), "error"); holdFor(issued.data.error?.retry_after); return; }
+        token = issued.data.action_token;
+      }
+      next = null;
+      const r = await post("/api/v1/scores", { action_token: token });
+      if (!r.ok) { say(explain(r.data.error), "error"); holdFor(r.data.error?.retry_after); return; }
+      const d = r.data.data;
+      if (d.next_action_token) next = { token: d.next_action_token, until: Date.now() + (d.next_action_expires_in - 5) * 1000 };
+      showStanding(d);
+      const moved = d.previous_rank && d.rank && d.rank < d.previous_rank ? ` Up from #${d.previous_rank}!` : "";
+      say(`+${d.points} points.${d.rank ? ` You are #${d.rank}.` : ""}${moved}`, "success");
+      refreshMe();
+    } catch (_) {
+      say("Network problem; check your connection and try again.", "error");
+    } finally {
+      play.removeAttribute("aria-busy");
+      play.disabled = holding;
+    }
+  });
+})();
