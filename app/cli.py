@@ -132,7 +132,7 @@ def register_cli(app: Flask) -> None:
             click.echo("no REDIS_URL: ranks come straight from the database; nothing to rebuild")
             return
         s.standings.index.clear()
-        click.echo(f"rank index rebuilt: {s.standings.rebuild()} players")
+        click.echo(f"rank index rebuilt: {s.writer.rebuild(force=True)} players")
 
     @keys.command("rotate")
     def keys_rotate() -> None:

@@ -26,7 +26,7 @@ from app.scoring.ranking import RankIndex
 from app.scoring.service import Limits, Scorer
 from app.scoring.standings import RedisHealth, Standings
 from app.scoring.tokens import ActionTokenSigner, MemoryTokenStore, RedisTokenStore, derive_key
-from app.scoring.writer import BoardWriter, decode_envelope
+from app.scoring.writer import BoardWriter, decode_envelope, start_persisting
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class Services:
     hub: Hub
     _started: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
+    _persister: threading.Thread | None = field(default=None, repr=False)
 
     def start(self) -> None:
         """Start this process's broker listener and load the board (once, after fork)."""
@@ -65,13 +67,19 @@ class Services:
                 pass  # fail early if the database is unreachable
             self.broker.start()
             self.board.resync()
+            if self.redis is not None:
+                self._persister = start_persisting(self.writer, self.board, self._stopped)
             self._started = True
 
     def stop(self) -> None:
         """Stop the listener and close connections (tests, shutdown)."""
         self.broker.stop()
         self.hub.stop()
-        self.standings.wait_for_rebuild()
+        self._stopped.set()
+        self.board.stop()
+        self.writer.wait()
+        if self._persister is not None:
+            self._persister.join(timeout=5)
         if self.redis is not None:
             self.redis.close()
 
@@ -99,7 +107,9 @@ def build_services(config: Any, engine: Engine) -> Services:
         with engine.connect() as conn:
             return {r[0]: (r[1], r[2]) for r in conn.execute(stmt, {"ids": ids})}
 
-    board = Board(standings.top, load_names, standings.board_state)
+    board = Board(
+        standings.top, load_names, standings.board_state, is_live=lambda: broker.connected and health.up
+    )
     hub = Hub(board, config.LIVE_MIN_INTERVAL_MS)
 
     def on_message(message: bytes) -> None:
@@ -108,9 +118,8 @@ def build_services(config: Any, engine: Engine) -> Services:
         hub.handle(placement, event)
 
     broker.subscribe(on_message)
-    broker.on_connect(standings.repair)
-    broker.on_connect(board.resync)
-    standings.on_rebuilt.append(board.resync)
+    broker.on_connect(writer.repair)
+    broker.on_connect(lambda: board.resync(standings.redis_state if index is not None else None))
     board.on_change(lambda seq: hub.wake())
 
     secrets_ = [config.SECRET_KEY, *config.SECRET_KEY_FALLBACKS]

@@ -32,10 +32,19 @@ def leaderboard() -> Response:
     limit = int_arg("limit", 10, 1, 100)
     offset = int_arg("offset", 0, 0, 10**9)
     page = services().board.page(limit, offset)
-    headers = {"ETag": page.etag, "Cache-Control": "no-cache"}
-    if request.if_none_match.contains(page.etag.strip('"')):
-        return Response(status=304, headers=headers)
-    return Response(page.body, mimetype="application/json", headers=headers)
+    return conditional(page.etag, lambda: Response(page.body, mimetype="application/json"))
+
+
+def conditional(etag: str | None, build: Any) -> Response:
+    """304 when the client has this state already; the ETag (if any) and no-cache either way."""
+    if etag is not None and request.if_none_match.contains(etag.strip('"')):
+        response = Response(status=304)
+    else:
+        response = build()
+    response.headers["Cache-Control"] = "no-cache"
+    if etag is not None:
+        response.headers["ETag"] = etag
+    return response
 
 
 @bp.get("/leaderboard/around/<int:user_id>")

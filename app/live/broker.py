@@ -81,10 +81,14 @@ class RedisBroker:
 
     def _run_callbacks(self) -> None:
         for callback in self._on_connect:
-            try:
-                callback()
-            except Exception:
-                log.exception("broker on-connect callback failed")
+            for attempt in range(8):  # Redis may still be settling right after a reconnect
+                try:
+                    callback()
+                    break
+                except Exception as exc:
+                    log.warning("on-connect callback failed (%s); retrying", exc)
+                    if self._stopped.wait(0.1 * 2**attempt):
+                        return
 
     def _run(self) -> None:
         delay = 0.1

@@ -206,8 +206,9 @@ class Hub:
         page = self.board.page(TOP, 0)
         entries = page.data["leaderboard"]
         key = [(e["user_id"], e["rank"], e["display_name"], e["score"]) for e in entries]
-        if not force and key == self._last_top and self.current is not None:
-            return None
+        if not force and self.current is not None:
+            if key == self._last_top or page.seq <= (self.current.seq or 0):
+                return None  # unchanged, or not yet counted: clients would drop it
         changes, changed_ranks = self._diff(self._last_entries, entries)
         data = {
             "leaderboard": entries,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +35,7 @@ def iso(ts: datetime | None) -> str | None:
 class Page:
     seq: int
     body: bytes
-    etag: str
+    etag: str | None  # None while changes may be missed (Redis away): no 304s then
     data: dict[str, Any] = field(repr=False)
 
 
@@ -48,14 +47,16 @@ class Board:
         read_top: Callable[[int, int], tuple[list[Standing], int]],
         load_names: Callable[[list[int]], dict[int, tuple[str, str]]],
         load_state: Callable[[], tuple[int, datetime | None]],
+        is_live: Callable[[], bool] = lambda: True,
     ):
         self._read_top = read_top
         self._load_names = load_names
         self._load_state = load_state
+        self._is_live = is_live
+        self._gap_timer: threading.Timer | None = None
         self._names: dict[int, tuple[str, str]] = {}
         self._pages: dict[tuple[int, int], Page] = {}
         self._pending: dict[int, datetime | None] = {}
-        self._gap_since = 0.0
         self._lock = threading.Lock()
         self._listeners: list[Callable[[int], None]] = []
         self.seq = 0
@@ -66,9 +67,9 @@ class Board:
         """Call `listener(seq)` whenever the board moves on."""
         self._listeners.append(listener)
 
-    def resync(self) -> None:
-        """Take seq and last_updated from the database (start-up, after a broker outage)."""
-        seq, last_updated = self._load_state()
+    def resync(self, load: Callable[[], tuple[int, datetime | None]] | None = None) -> None:
+        """Take seq and last_updated from the source of truth (start-up, after a broker outage)."""
+        seq, last_updated = (load or self._load_state)()
         with self._lock:
             if seq > self.seq:
                 self.seq, self.last_updated = seq, last_updated
@@ -90,9 +91,18 @@ class Board:
             self._pages.clear()
             if seq <= self.seq:
                 return
+            if event.get("kind") == "rebuild":  # a fresh start: everything before is in the index
+                self._pending = {s: t for s, t in self._pending.items() if s > seq}
+                self.seq = seq
             self._pending[seq] = ts
             self._advance()
         self._notify()
+
+    def stop(self) -> None:
+        """Cancel a pending gap check (shutdown, tests)."""
+        timer = self._gap_timer
+        if timer is not None:
+            timer.cancel()
 
     def forget(self, user_id: int) -> None:
         self._names.pop(user_id, None)
@@ -101,13 +111,23 @@ class Board:
         """The serialised leaderboard page at the newest state this process knows."""
         if not self.loaded:
             self.resync()
-        self._check_gap()
+        if not self._is_live():  # changes are not reaching us: read fresh every time
+            return self._read(limit, offset, self.seq, self.last_updated, etag=False)
         key = (limit, offset)
         page = self._pages.get(key)
         if page is not None and page.seq == self.seq:
             return page
         with self._lock:
             seq, last_updated = self.seq, self.last_updated
+        page = self._read(limit, offset, seq, last_updated)
+        with self._lock:
+            if seq == self.seq:
+                self._pages[key] = page
+        return page
+
+    def _read(
+        self, limit: int, offset: int, seq: int, last_updated: datetime | None, etag: bool = True
+    ) -> Page:
         standings, total = self._read_top(limit, offset)
         data = {
             "leaderboard": self.entries(standings),
@@ -115,11 +135,7 @@ class Board:
             "last_updated": iso(last_updated),
             "seq": seq,
         }
-        page = Page(seq, orjson.dumps(data), f'"{seq}-{limit}-{offset}"', data)
-        with self._lock:
-            if seq == self.seq:
-                self._pages[key] = page
-        return page
+        return Page(seq, orjson.dumps(data), f'"{seq}-{limit}-{offset}"' if etag else None, data)
 
     def entries(self, standings: list[Standing]) -> list[dict[str, Any]]:
         """API entries for standings, names from memory (loaded once per player)."""
@@ -147,15 +163,22 @@ class Board:
             ts = self._pending.pop(self.seq)
             if ts is not None and (self.last_updated is None or ts > self.last_updated):
                 self.last_updated = ts
-        self._gap_since = time.monotonic() if self._pending else 0.0
+        if self._pending and self._gap_timer is None:
+            self._gap_timer = threading.Timer(GAP_TIMEOUT, self._gap_expired)
+            self._gap_timer.daemon = True
+            self._gap_timer.start()
 
-    def _check_gap(self) -> None:
-        if not self._gap_since or time.monotonic() - self._gap_since < GAP_TIMEOUT:
-            return
-        log.warning("board seq gap after %s not filled; resyncing", self.seq)
+    def _gap_expired(self) -> None:
+        """A missed message never came (lost publish): move on to the newest state."""
         with self._lock:
+            self._gap_timer = None
+            if not self._pending:
+                return
+            log.warning("board seq gap after %s not filled; resyncing", self.seq)
+            newest = max(self._pending)
+            self.seq = max(self.seq, newest)
             self._pending.clear()
-            self._gap_since = 0.0
+            self._pages.clear()
         self.resync()
 
     def _notify(self) -> None:

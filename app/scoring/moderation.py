@@ -173,11 +173,12 @@ class Moderation:
                     at=now,
                 ),
             )
-            seq = bump_seq(conn, now)
+            seq = bump_seq(conn, now) if self.writer.seq_in_database else None
         score, version, updated_at, banned, hidden, username, display_name = row
         ranked = updated_at is not None and not banned and not hidden
         state = RankState(user_id, version, ranked, score, updated_at)
-        return self.writer.publish(state, change_event(kind, state, (username, display_name), seq, now))
+        event = change_event(kind, state, (username, display_name), seq, now)
+        return self.writer.publish(state, event, bump=True)
 
     @staticmethod
     def _score_event(

@@ -60,40 +60,49 @@ def decode_member(member: str) -> tuple[int, datetime]:
 
 
 APPLY_LUA = """
-local cur = redis.call('HGET', KEYS[2], ARGV[1])
-local prev = false
-if cur then
-  local sep = string.find(cur, '|', 1, true)
-  if tonumber(string.sub(cur, 1, sep - 1)) >= tonumber(ARGV[2]) then
-    local m = string.sub(cur, sep + 1)
-    local r = false
-    if m ~= '' then r = redis.call('ZREVRANK', KEYS[1], m) end
-    local total = redis.call('ZCARD', KEYS[1])
-    if ARGV[7] ~= '' then
-      redis.call('PUBLISH', ARGV[6], '0|' .. (r and r + 1 or 0) .. '|' .. total .. '|' .. ARGV[7])
+-- KEYS: rank zset, users hash, seq counter, last-updated time
+-- ARGV: uid, version, ranked, score, member, channel, message, bump ('1'), now (ISO)
+local function place()
+  local cur = redis.call('HGET', KEYS[2], ARGV[1])
+  local prev = false
+  if cur then
+    local sep = string.find(cur, '|', 1, true)
+    local old = string.sub(cur, sep + 1)
+    if tonumber(string.sub(cur, 1, sep - 1)) >= tonumber(ARGV[2]) then
+      -- stale: a newer state is already placed; report where it stands
+      if old ~= '' then return false, redis.call('ZREVRANK', KEYS[1], old) end
+      return false, false
     end
-    return {-2, r or -1, total}
+    if old ~= '' then
+      prev = redis.call('ZREVRANK', KEYS[1], old)
+      redis.call('ZREM', KEYS[1], old)
+    end
   end
-  local old = string.sub(cur, sep + 1)
-  if old ~= '' then
-    prev = redis.call('ZREVRANK', KEYS[1], old)
-    redis.call('ZREM', KEYS[1], old)
+  if ARGV[3] == '1' then
+    redis.call('ZADD', KEYS[1], ARGV[4], ARGV[5])
+    redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. ARGV[5])
+    return prev, redis.call('ZREVRANK', KEYS[1], ARGV[5])
   end
-end
-local new = false
-if ARGV[3] == '1' then
-  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[5])
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. ARGV[5])
-  new = redis.call('ZREVRANK', KEYS[1], ARGV[5])
-else
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|')
+  return prev, false
 end
+local prev, new = place()
 local total = redis.call('ZCARD', KEYS[1])
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  return {prev or -1, new or -1, total, -1}  -- counter lost (Redis restarted): rebuild first
+end
+local seq = tonumber(redis.call('GET', KEYS[3]))
+local head_seq = '-'
+if ARGV[8] == '1' then
+  seq = redis.call('INCR', KEYS[3])
+  redis.call('SET', KEYS[4], ARGV[9])
+  head_seq = seq
+end
 if ARGV[7] ~= '' then
-  local head = (prev and prev + 1 or 0) .. '|' .. (new and new + 1 or 0) .. '|' .. total
+  local head = (prev and prev + 1 or 0) .. '|' .. (new and new + 1 or 0) .. '|' .. total .. '|' .. head_seq
   redis.call('PUBLISH', ARGV[6], head .. '|' .. ARGV[7])
 end
-return {prev or -1, new or -1, total}
+return {prev or -1, new or -1, total, seq}
 """
 
 
@@ -105,19 +114,56 @@ class RankIndex:
         self.zset = f"{namespace}:rank"
         self.users = f"{namespace}:rank:users"
         self.ready_key = f"{namespace}:rank:ready"
+        self.seq_key = f"{namespace}:board:seq"
+        self.ts_key = f"{namespace}:board:ts"
         self._apply = redis.register_script(APPLY_LUA)
 
-    def apply(self, state: RankState, channel: str = "", message: bytes = b"", pipe=None):  # type: ignore[no-untyped-def]
-        """Place one player; publish `message` (prefixed with the ranks) in the same atomic step."""
+    def apply(
+        self,
+        state: RankState,
+        channel: str = "",
+        message: bytes = b"",
+        bump: bool = False,
+        now: str = "",
+        pipe=None,
+    ):  # type: ignore[no-untyped-def]
+        """Place one player, count a board change (`bump`) and publish, in one atomic step."""
         member = encode_member(state.updated_at, state.user_id) if state.ranked else ""
-        args = [state.user_id, state.version, int(state.ranked), state.score, member, channel, message]
-        return self._apply(keys=[self.zset, self.users], args=args, client=pipe or self.redis)
+        args = [
+            state.user_id,
+            state.version,
+            int(state.ranked),
+            state.score,
+            member,
+            channel,
+            message,
+            "1" if bump else "0",
+            now,
+        ]
+        keys = [self.zset, self.users, self.seq_key, self.ts_key]
+        return self._apply(keys=keys, args=args, client=pipe or self.redis)
 
     @staticmethod
-    def parse_apply(result: Sequence[int]) -> tuple[int | None, int | None, int]:
-        """(previous rank, new rank, total) from an apply result; ranks are 1-based."""
-        prev, new, total = (int(x) for x in result)
-        return (prev + 1 if prev >= 0 else None), (new + 1 if new >= 0 else None), total
+    def parse_apply(result: Sequence[int]) -> tuple[int | None, int | None, int, int | None]:
+        """(previous rank, new rank, total, seq) from an apply; ranks 1-based; seq None: not counted."""
+        prev, new, total, seq = (int(x) for x in result)
+        return (
+            (prev + 1 if prev >= 0 else None),
+            (new + 1 if new >= 0 else None),
+            total,
+            (seq if seq >= 0 else None),
+        )
+
+    def seq_state(self) -> tuple[int, str] | None:
+        """The board's seq and last-updated time, or None if Redis lost them."""
+        seq, ts = self.redis.mget(self.seq_key, self.ts_key)
+        return (int(seq), ts.decode() if ts else "") if seq is not None else None
+
+    def seed_seq(self, seq: int, ts: str) -> None:
+        """Start the counter at `seq` unless it is already counting."""
+        self.redis.set(self.seq_key, seq, nx=True)
+        if ts:
+            self.redis.set(self.ts_key, ts, nx=True)
 
     def is_ready(self) -> bool:
         return bool(self.redis.exists(self.ready_key))
@@ -147,7 +193,7 @@ class RankIndex:
         """Apply every player's state (version-guarded) and mark the index ready."""
         count, pipe = 0, self.redis.pipeline(transaction=False)
         for state in states:
-            self.apply(state, pipe=pipe)
+            self.apply(state, pipe=pipe)  # no message, no bump: a rebuild is announced once, after
             count += 1
             if count % batch == 0:
                 pipe.execute()

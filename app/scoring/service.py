@@ -230,12 +230,12 @@ class Scorer:
                     ),
                 )
                 ranked = not banned and not hidden
-                seq = bump_seq(conn, now) if ranked else None
+                seq = bump_seq(conn, now) if ranked and self.writer.seq_in_database else None
         except IntegrityError as exc:
             raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.") from exc
         state = RankState(player.id, version, ranked, new_score, now)
         event = change_event("score", state, (username, display_name), seq, now, points=action.points)
-        placement = self.writer.publish(state, event, previous_rank)
+        placement = self.writer.publish(state, event, bump=ranked, previous_rank=previous_rank)
         self.rules.after_accept(player.id, action.points, player.score, new_score)
         return Accepted(
             player.id,

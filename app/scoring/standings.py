@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -13,16 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from app.models.types import UTCDateTime
-from app.scoring.ranking import DbRanking, RankIndex, RankState, Standing
+from app.scoring.ranking import DbRanking, RankIndex, Standing
 
 log = logging.getLogger(__name__)
 
 _STATE = text("SELECT seq, last_updated FROM board_state WHERE id = 1").columns(last_updated=UTCDateTime())
-_ONE_STATE = text(
-    "SELECT id, rank_version, score, score_updated_at, "
-    "CASE WHEN score_updated_at IS NOT NULL AND NOT is_banned AND NOT is_hidden THEN 1 ELSE 0 END "
-    "FROM users WHERE id = :uid"
-).columns(score_updated_at=UTCDateTime())
 
 
 class RedisHealth:
@@ -50,10 +44,7 @@ class Standings:
         self.index = index
         self.health = health
         self.db = DbRanking()
-        self._unsynced: set[int] = set()
-        self._rebuild_lock = threading.Lock()
-        self._rebuilder: threading.Thread | None = None
-        self.on_rebuilt: list[Callable[[], None]] = []
+        self.on_not_ready: Callable[[], None] = lambda: None
 
     @property
     def uses_index(self) -> bool:
@@ -85,50 +76,31 @@ class Standings:
             return self.db.rank_of(conn, user_id, score, ts)
 
     def board_state(self) -> tuple[int, datetime | None]:
-        """The deployment's seq and last_updated, from the database."""
+        """The deployment's seq and last_updated: the Redis counter, else the database."""
+        if self.uses_index:
+            try:
+                state = self.index.seq_state()  # type: ignore[union-attr]
+                if state is not None:
+                    return state[0], datetime.fromisoformat(state[1]) if state[1] else None
+            except RedisError as exc:
+                self.health.failed(exc)
+        return self.database_state()
+
+    def redis_state(self) -> tuple[int, datetime | None]:
+        """The seq and last_updated from Redis itself, whatever the circuit breaker says.
+
+        :raise RedisError: Redis is unreachable or has lost the counter.
+        """
+        assert self.index is not None
+        state = self.index.seq_state()
+        if state is None:
+            raise RedisError("the board counter is gone (Redis restarted); a rebuild will restore it")
+        return state[0], datetime.fromisoformat(state[1]) if state[1] else None
+
+    def database_state(self) -> tuple[int, datetime | None]:
         with self.engine.connect() as conn:
             row = conn.execute(_STATE).first()
         return (row[0], row[1]) if row else (0, None)
-
-    def mark_unsynced(self, user_id: int) -> None:
-        """Remember a player whose index update failed, to repair when Redis is back."""
-        self._unsynced.add(user_id)
-
-    def repair(self) -> None:
-        """Rebuild the index if Redis lost it, else re-apply players whose updates failed."""
-        if self.index is None:
-            return
-        try:
-            if not self.index.is_ready():
-                self.rebuild()
-                return
-            while self._unsynced:
-                uid = self._unsynced.pop()
-                with self.engine.connect() as conn:
-                    row = conn.execute(_ONE_STATE, {"uid": uid}).first()
-                if row is not None:
-                    self.index.apply(RankState(row[0], row[1], bool(row[4]), row[2], row[3]))
-        except RedisError as exc:
-            self.health.failed(exc)
-
-    def rebuild(self) -> int:
-        """Load every player's state from the database into the index; returns players applied."""
-        if self.index is None:
-            return 0
-        with self._rebuild_lock:
-            lock = self.index.redis.set(f"{self.index.zset}:rebuilding", 1, nx=True, ex=60)
-            if not lock:
-                return 0
-            try:
-                with self.engine.connect() as conn:
-                    count = self.index.rebuild(self.db.states(conn))
-                self._unsynced.clear()
-            finally:
-                self.index.redis.delete(f"{self.index.zset}:rebuilding")
-        log.info("rank index rebuilt from the database: %d players", count)
-        for callback in self.on_rebuilt:
-            callback()
-        return count
 
     def _index_ready(self) -> bool:
         try:
@@ -137,18 +109,5 @@ class Standings:
         except RedisError as exc:
             self.health.failed(exc)
             return False
-        if self._rebuilder is None or not self._rebuilder.is_alive():
-            self._rebuilder = threading.Thread(target=self._safe_rebuild, daemon=True)
-            self._rebuilder.start()
+        self.on_not_ready()
         return False
-
-    def wait_for_rebuild(self, timeout: float = 10.0) -> None:
-        """Wait for a background rebuild to finish (shutdown, tests)."""
-        if self._rebuilder is not None:
-            self._rebuilder.join(timeout)
-
-    def _safe_rebuild(self) -> None:
-        try:
-            self.rebuild()
-        except Exception:
-            log.exception("rank index rebuild failed")

@@ -1,8 +1,16 @@
-"""The one write path: after a ranking change commits, place it in the index and publish it."""
+"""The one write path: after a change commits, place it in the rank index, count it and publish it.
+
+With Redis, `seq` is a Redis counter incremented in the same atomic step that updates the index
+and publishes, so seq order is index order is delivery order, and no database row is contended.
+Each process persists the newest seq it has seen to `board_state`; if Redis comes back empty, the
+counter restarts past that by SEQ_RESTART_GAP, so seq never goes backwards. Without Redis (the
+embedded mode) the seq is bumped inside the database transaction instead.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,18 +20,28 @@ from redis.exceptions import RedisError
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-from app.models.types import UTCDateTime
+from app.models.types import UTCDateTime, utcnow
 from app.scoring.board import iso
 from app.scoring.ranking import RankState
 from app.scoring.standings import Standings
 
 log = logging.getLogger(__name__)
 
+SEQ_RESTART_GAP = 1_000_000  # far more changes than can happen between two persists
+_TS = UTCDateTime()
 _BUMP = text(
     "UPDATE board_state SET seq = seq + 1, last_updated = CASE "
     "WHEN last_updated IS NULL OR last_updated < :now THEN :now ELSE last_updated END "
     "WHERE id = 1 RETURNING seq"
-).bindparams(bindparam("now", type_=UTCDateTime()))
+).bindparams(bindparam("now", type_=_TS))
+_PERSIST = text(
+    "UPDATE board_state SET seq = :seq, last_updated = :ts WHERE id = 1 AND seq < :seq"
+).bindparams(bindparam("ts", type_=_TS))
+_ONE_STATE = text(
+    "SELECT id, rank_version, score, score_updated_at, "
+    "CASE WHEN score_updated_at IS NOT NULL AND NOT is_banned AND NOT is_hidden THEN 1 ELSE 0 END, "
+    "username, display_name FROM users WHERE id = :uid"
+).columns(score_updated_at=_TS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,24 +49,29 @@ class Placement:
     previous_rank: int | None
     rank: int | None
     total: int
+    seq: int | None = None
 
 
 def bump_seq(conn: Connection, now: datetime) -> int:
-    """Take the next seq inside the caller's transaction (run it last: it holds a row lock)."""
+    """Take the next seq inside the caller's transaction (embedded mode; run it last)."""
     return int(conn.execute(_BUMP, {"now": now}).scalar_one())
 
 
 def encode_envelope(placement: Placement, event: dict[str, Any]) -> bytes:
-    """The broker message: `prev|rank|total|` then the JSON event (ranks 0 when none)."""
-    head = f"{placement.previous_rank or 0}|{placement.rank or 0}|{placement.total}|"
+    """The broker message: `prev|rank|total|seq|` then the JSON event (0 or - when none)."""
+    seq = placement.seq if placement.seq is not None else "-"
+    head = f"{placement.previous_rank or 0}|{placement.rank or 0}|{placement.total}|{seq}|"
     return head.encode() + orjson.dumps(event)
 
 
 def decode_envelope(message: bytes) -> tuple[Placement, dict[str, Any]]:
-    """The placement and event of a broker message."""
-    prev, rank, total, body = message.split(b"|", 3)
-    placement = Placement(int(prev) or None, int(rank) or None, int(total))
-    return placement, orjson.loads(body)
+    """The placement and event of a broker message (the header's seq wins)."""
+    prev, rank, total, seq, body = message.split(b"|", 4)
+    event = orjson.loads(body)
+    if seq != b"-":
+        event["seq"] = int(seq)
+    placement = Placement(int(prev) or None, int(rank) or None, int(total), event.get("seq"))
+    return placement, event
 
 
 def change_event(
@@ -72,40 +95,152 @@ def change_event(
 
 
 class BoardWriter:
-    """Index update and publish in one atomic Redis step; database ranks when Redis is away."""
+    """Announces committed changes; repairs and rebuilds the index when Redis lost updates."""
 
-    def __init__(self, standings: Standings, broker, channel: str):  # type: ignore[no-untyped-def]
+    def __init__(self, standings: Standings, broker: Any, channel: str):
         self.standings = standings
         self.broker = broker
         self.channel = channel
+        self._unsynced: set[int] = set()
+        self._rebuild_lock = threading.Lock()
+        self._rebuilder: threading.Thread | None = None
+        standings.on_not_ready = self.rebuild_soon
 
-    def publish(self, state: RankState, event: dict[str, Any], previous_rank: int | None = None) -> Placement:
-        """Place the committed state and announce it; returns the player's ranks.
+    @property
+    def seq_in_database(self) -> bool:
+        """True in the embedded mode: the transaction itself takes the seq."""
+        return self.standings.index is None
+
+    def publish(
+        self, state: RankState, event: dict[str, Any], bump: bool, previous_rank: int | None = None
+    ) -> Placement:
+        """Place, count and announce a committed change; returns the player's ranks.
 
         `previous_rank` is used when ranks come from the database (read before the change).
         """
         index = self.standings.index
         if index is not None and self.standings.health.up:
             try:
-                body = orjson.dumps(event)
-                result = index.apply(state, self.channel, body)
-                return Placement(*index.parse_apply(result))
+                result = index.apply(state, self.channel, orjson.dumps(event), bump, event["ts"])
+                placement = Placement(*index.parse_apply(result))
+                if placement.seq is None:  # Redis restarted empty: rebuild, then announce
+                    self._unsynced.add(state.user_id)
+                    self.rebuild_soon()
+                return placement
             except RedisError as exc:
                 self.standings.health.failed(exc)
         if index is not None:
-            self.standings.mark_unsynced(state.user_id)
-        placement = self._db_placement(state, previous_rank)
+            self._unsynced.add(state.user_id)
+        placement = self._db_placement(state, previous_rank, event.get("seq"))
         try:
             self.broker.publish(encode_envelope(placement, event))
         except RedisError as exc:
-            log.warning("change %s not published: %s", event.get("seq"), exc)
+            log.warning("change not published: %s", exc)
         return placement
 
-    def _db_placement(self, state: RankState, previous_rank: int | None) -> Placement:
+    def repair(self) -> None:
+        """After a Redis outage: rebuild a lost index, else re-place players whose updates failed."""
+        index = self.standings.index
+        if index is None:
+            return
+        try:
+            if not index.is_ready() or index.seq_state() is None:
+                self.rebuild()
+                return
+            while self._unsynced:
+                self._replace(self._unsynced.pop())
+        except RedisError as exc:
+            self.standings.health.failed(exc)
+
+    def rebuild(self, force: bool = False) -> int:
+        """Load every player into the index from the database, then announce it; returns players.
+
+        Unless forced, does nothing when another process has just rebuilt it.
+        """
+        index = self.standings.index
+        if index is None:
+            return 0
+        with self._rebuild_lock:
+            lock_key = f"{index.zset}:rebuilding"
+            if not index.redis.set(lock_key, 1, nx=True, ex=60):
+                return 0  # another process is rebuilding
+            try:
+                if not force and index.is_ready() and index.seq_state() is not None:
+                    return 0
+                seq, ts = self.standings.database_state()
+                with self.standings.engine.connect() as conn:
+                    count = index.rebuild(self.standings.db.states(conn))
+                index.seed_seq(seq + SEQ_RESTART_GAP, iso(ts) or "")
+                self._unsynced.clear()
+                self.announce("rebuild")
+            finally:
+                index.redis.delete(lock_key)
+        log.info("rank index rebuilt from the database: %d players", count)
+        return count
+
+    def rebuild_soon(self) -> None:
+        """Rebuild in the background (a reader found the index missing)."""
+        if self._rebuilder is None or not self._rebuilder.is_alive():
+            self._rebuilder = threading.Thread(target=self._safe_rebuild, daemon=True)
+            self._rebuilder.start()
+
+    def wait(self, timeout: float = 10.0) -> None:
+        if self._rebuilder is not None:
+            self._rebuilder.join(timeout)
+
+    def announce(self, kind: str) -> None:
+        """Count one board change with no player attached, so every process reloads the board."""
+        index = self.standings.index
+        assert index is not None
+        seq = index.redis.incr(index.seq_key)
+        event = {"kind": kind, "seq": seq, "ts": None}
+        index.redis.publish(self.channel, encode_envelope(Placement(None, None, 0, seq), event))
+
+    def persist(self, seq: int, ts: datetime | None) -> None:
+        """Record the newest seq in the database (it outlives Redis)."""
+        with self.standings.engine.begin() as conn:
+            conn.execute(_PERSIST, {"seq": seq, "ts": ts})
+
+    def _replace(self, user_id: int) -> None:
+        with self.standings.engine.connect() as conn:
+            row = conn.execute(_ONE_STATE, {"uid": user_id}).first()
+        if row is None:
+            return
+        state = RankState(row[0], row[1], bool(row[4]), row[2], row[3])
+        now = utcnow()
+        self.publish(state, change_event("repair", state, (row[5], row[6]), None, now), bump=True)
+
+    def _safe_rebuild(self) -> None:
+        try:
+            self.rebuild()
+        except Exception:
+            log.exception("rank index rebuild failed")
+
+    def _db_placement(self, state: RankState, previous_rank: int | None, seq: int | None) -> Placement:
         db = self.standings.db
         with self.standings.engine.connect() as conn:
             total = int(conn.execute(db.TOTAL).scalar_one())
             rank = None
             if state.ranked and state.updated_at is not None:
                 rank = db.rank_of(conn, state.user_id, state.score, state.updated_at)
-        return Placement(previous_rank, rank, total)
+        return Placement(previous_rank, rank, total, seq)
+
+
+def start_persisting(
+    writer: BoardWriter, board: Any, stopped: threading.Event, every: float = 1.0
+) -> threading.Thread:
+    """Persist the newest seq this process has seen, once a second (Redis mode)."""
+
+    def run() -> None:
+        done = 0
+        while not stopped.wait(every):
+            if board.seq > done:
+                try:
+                    writer.persist(board.seq, board.last_updated)
+                    done = board.seq
+                except Exception:
+                    log.exception("could not persist seq %s", board.seq)
+
+    thread = threading.Thread(target=run, name="seq-persist", daemon=True)
+    thread.start()
+    return thread

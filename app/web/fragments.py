@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app
 
+from app.api.leaderboard import conditional
 from app.services import services
 
 bp = Blueprint("fragments", __name__)
@@ -29,10 +30,12 @@ def score_renderer(app: Flask) -> Any:
 @bp.get("/fragments/leaderboard")
 def leaderboard_fragment() -> Response:
     page = services().board.page(10, 0)
-    headers = {"ETag": page.etag, "Cache-Control": "no-cache", "Vary": "HX-Request"}
-    if request.if_none_match.contains(page.etag.strip('"')):
-        return Response(status=304, headers=headers)
-    html = board_renderer(current_app, oob=False)(
-        page.data["leaderboard"], page.data["total_players"], page.seq
+    render = board_renderer(current_app, oob=False)
+    response = conditional(
+        page.etag,
+        lambda: Response(
+            render(page.data["leaderboard"], page.data["total_players"], page.seq), mimetype="text/html"
+        ),
     )
-    return Response(html, mimetype="text/html", headers=headers)
+    response.headers["Vary"] = "HX-Request"
+    return response

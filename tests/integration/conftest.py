@@ -28,7 +28,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(check: Any, timeout: float = 20.0, what: str = "condition") -> None:
+def wait_until(check: Any, timeout: float = 20.0, what: str = "condition", explain: Any = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -37,7 +37,7 @@ def wait_until(check: Any, timeout: float = 20.0, what: str = "condition") -> No
         except Exception:  # noqa: S110 (not up yet; keep polling)
             pass
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f": {explain()}" if explain else ""))
 
 
 class RedisServer:

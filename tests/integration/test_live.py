@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -43,11 +44,14 @@ def api_board(base: str) -> dict[str, Any]:
     return requests.get(f"{base}/api/v1/leaderboard", timeout=10).json()
 
 
-def sse_on_every_worker(base: str, workers: int = 2, tries: int = 30) -> list[LiveClient]:
-    """SSE clients until each of the host's workers serves at least one (X-Served-By tells)."""
+def sse_on_every_worker(base: str, workers: int = 2, rounds: int = 6) -> list[LiveClient]:
+    """SSE clients, opened in concurrent bursts, until each worker serves one (X-Served-By tells)."""
     clients: list[LiveClient] = []
-    while len({c.served_by for c in clients}) < workers and len(clients) < tries:
-        clients.append(LiveClient(base, "sse"))
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(rounds):
+            if len({c.served_by for c in clients}) >= workers:
+                break
+            clients += pool.map(lambda _: LiveClient(base, "sse"), range(8))
     assert len({c.served_by for c in clients}) == workers, "could not reach every worker"
     return clients
 
@@ -181,6 +185,11 @@ def test_pushes_resume_after_redis_dies_and_returns_empty(hosts: Any, private_re
         ),
         timeout=30,
         what="every host and client on the truth",
+        explain=lambda: (
+            board_of(api_board(a.url)),
+            board_of(api_board(b.url)),
+            [(c.transport, c.last_board() and c.last_board()["seq"]) for c in clients],
+        ),
     )
     score(a.url, ann_token, times=2)  # and live pushes work again, across hosts
     wait_until(
