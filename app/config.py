@@ -58,7 +58,9 @@ class Config:
         self.SECRET_KEY_FALLBACKS = [k for k in fallbacks.split(",") if k]
         self.SQLALCHEMY_DATABASE_URI = _database_url(instance)
         self.SQLALCHEMY_ENGINE_OPTIONS = {
-            "pool_pre_ping": True,
+            # A ping per checkout costs a round trip on every request; opt in where needed.
+            "pool_pre_ping": _env("DB_PRE_PING", "0") == "1",
+            "pool_recycle": _int("DB_POOL_RECYCLE", 1800),
             "pool_size": _int("DB_POOL_SIZE", 10),
             "max_overflow": _int("DB_MAX_OVERFLOW", 20),
             "pool_timeout": _int("DB_POOL_TIMEOUT", 10),
@@ -89,7 +91,6 @@ class Config:
         self.RATELIMIT_SCORE_GLOBAL = _env("RATELIMIT_SCORE_GLOBAL", "")
         self.RATELIMIT_FLAGGED_SCORE = _env("RATELIMIT_FLAGGED_SCORE", "1/minute")
         self.RATELIMIT_LOGIN_FAILURES = _env("RATELIMIT_LOGIN_FAILURES", "5/15 minutes")
-        self.RATELIMIT_REGISTER_PER_IP = _env("RATELIMIT_REGISTER_PER_IP", "20/hour")
         self.RATELIMIT_STRATEGY = _env("RATELIMIT_STRATEGY", "moving-window")
         # flask-limiter's own settings (the per-IP API limit)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"

@@ -118,6 +118,7 @@ def build_services(config: Any, engine: Engine) -> Services:
         hub.handle(placement, event)
 
     broker.subscribe(on_message)
+    writer.on_local = board.handle
     broker.on_connect(writer.repair)
     broker.on_connect(lambda: board.resync(standings.redis_state if index is not None else None))
     board.on_change(lambda seq: hub.wake())

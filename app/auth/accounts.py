@@ -10,7 +10,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit import Origin, audit_row, write_audit
 from app.errors import ScoreboardError
-from app.extensions import db, login_manager
 from app.fraud.limits import RateLimits
 from app.fraud.rules import FraudRules
 from app.models.users import User
@@ -117,10 +116,3 @@ def authenticate(
         session.connection(), audit_row("auth.login", "success", origin, subject=user.id, actor=user.id)
     )
     return user
-
-
-@login_manager.user_loader
-def load_session_user(user_id: str) -> User | None:
-    """The signed-in user of a browser session (flask-login); None when the account is gone."""
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and not user.is_deleted else None

@@ -91,10 +91,10 @@ class Board:
             self._pages.clear()
             if seq <= self.seq:
                 return
-            if event.get("kind") == "rebuild":  # a fresh start: everything before is in the index
-                self._pending = {s: t for s, t in self._pending.items() if s > seq}
-                self.seq = seq
             self._pending[seq] = ts
+            if event.get("kind") == "rebuild":  # a fresh start: everything before is in the index
+                self._pending = {s: t for s, t in self._pending.items() if s >= seq}
+                self.seq = seq - 1
             self._advance()
         self._notify()
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -19,12 +19,12 @@ from app.auth.principal import SCOPE_SCORE, Principal
 from app.errors import ScoreboardError
 from app.fraud.limits import RateLimits
 from app.fraud.rules import FraudRules
-from app.models.scores import ScoreEvent
 from app.models.types import UTCDateTime
 from app.scoring.catalog import Action, ActionCatalog
 from app.scoring.ranking import RankState
+from app.scoring.store import ScoreStore
 from app.scoring.tokens import ActionTokenSigner, TokenStore
-from app.scoring.writer import BoardWriter, bump_seq, change_event
+from app.scoring.writer import BoardWriter, change_event
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,6 @@ _LOAD = text(
     "SELECT id, username, display_name, score, score_updated_at, is_banned, banned_until, "
     "suspended_until, is_flagged, is_hidden, is_deleted, penalty_level FROM users WHERE id = :uid"
 ).columns(score_updated_at=_TS, banned_until=_TS, suspended_until=_TS)
-_ADD = text(
-    "UPDATE users SET score = score + :points, score_updated_at = :now, "
-    "rank_version = rank_version + 1, updated_at = :now WHERE id = :uid "
-    "RETURNING score, rank_version, is_banned, is_hidden, username, display_name"
-).bindparams(bindparam("now", type_=_TS))
-_EVENT = ScoreEvent.__table__.insert()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +125,8 @@ class Scorer:
         clock: Callable[[], float] = time.time,
     ):
         self.engine = engine
+        self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")  # no BEGIN/ROLLBACK
+        self.store = ScoreStore(engine, writer.seq_in_database)
         self.catalog = catalog
         self.signer = signer
         self.tokens = tokens
@@ -200,39 +196,17 @@ class Scorer:
         if player.ranked and not self.writer.standings.uses_index:  # else the index tells
             previous_rank = self.writer.standings.rank_of(player.id, player.score, player.score_updated_at)
         try:
-            with self.engine.begin() as conn:
-                row = conn.execute(_ADD, {"points": action.points, "now": now, "uid": player.id}).one()
-                new_score, version, banned, hidden, username, display_name = row
-                conn.execute(
-                    _EVENT,
-                    {
-                        "user_id": player.id,
-                        "action_id": action_id,
-                        "action_type": action.type,
-                        "points": action.points,
-                        "score_after": new_score,
-                        "source": "action",
-                        "ip": origin.ip,
-                        "user_agent": origin.user_agent,
-                        "created_at": now,
-                    },
-                )
-                write_audit(
-                    conn,
-                    audit_row(
-                        "score.accepted",
-                        "success",
-                        origin,
-                        subject=player.id,
-                        actor=player.id,
-                        details={"action_id": action_id, "points": action.points, "score_after": new_score},
-                        at=now,
-                    ),
-                )
-                ranked = not banned and not hidden
-                seq = bump_seq(conn, now) if ranked and self.writer.seq_in_database else None
+            done = self.store.accept(player.id, action_id, action.type, action.points, now, origin)
         except IntegrityError as exc:
             raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.") from exc
+        new_score, version, ranked, username, display_name, seq = (
+            done.score,
+            done.version,
+            done.ranked,
+            done.username,
+            done.display_name,
+            done.seq,
+        )
         state = RankState(player.id, version, ranked, new_score, now)
         event = change_event("score", state, (username, display_name), seq, now, points=action.points)
         placement = self.writer.publish(state, event, bump=ranked, previous_rank=previous_rank)
@@ -262,7 +236,7 @@ class Scorer:
             raise ScoreboardError("FORBIDDEN", "This token may not submit scores (needs update:score).")
 
     def _player(self, user_id: int) -> Player:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(_LOAD, {"uid": user_id}).first()
         if row is None or row.is_deleted:
             raise ScoreboardError("UNAUTHORIZED", "The account no longer exists.")

@@ -61,7 +61,7 @@ class ActionTokenSigner:
             raise ScoreboardError("TOKEN_INVALID", "The action token is malformed.")
         key = self._keys.get(parts[1])
         body, signature = token.rsplit(".", 1)
-        if key is None or not hmac.compare_digest(signature, self._sign(key, body)):
+        if key is None or not hmac.compare_digest(signature.encode(), self._sign(key, body).encode()):
             raise ScoreboardError("TOKEN_INVALID", "The action token signature is not valid.")
         _, _, uid, action_type, nonce, issued_at = parts[:6]
         return ActionClaims(int(uid), action_type, nonce, int(issued_at))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -104,6 +105,7 @@ class BoardWriter:
         self._unsynced: set[int] = set()
         self._rebuild_lock = threading.Lock()
         self._rebuilder: threading.Thread | None = None
+        self.on_local: Callable[[dict[str, Any]], None] = lambda event: None
         standings.on_not_ready = self.rebuild_soon
 
     @property
@@ -126,6 +128,8 @@ class BoardWriter:
                 if placement.seq is None:  # Redis restarted empty: rebuild, then announce
                     self._unsynced.add(state.user_id)
                     self.rebuild_soon()
+                elif bump:  # read-your-writes here; the broker's copy arrives as a repeat
+                    self.on_local({**event, "seq": placement.seq})
                 return placement
             except RedisError as exc:
                 self.standings.health.failed(exc)
