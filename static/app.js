@@ -43,8 +43,8 @@
   function connect(next) {
     if (link) htmx.remove(link);
     clearInterval(upgradeTimer);
+    if (next !== mode) failures = 0; // a retry of the same transport keeps counting
     mode = next;
-    failures = 0;
     link = document.createElement("div");
     link.hidden = true;
     link.className = "live-link";
@@ -94,11 +94,14 @@
   }
 
   document.body.addEventListener("htmx:wsOpen", () => { failures = 0; setStatus("live", "live"); });
+  // The ws extension retries by itself only after these close codes; after any other, we do.
+  const RETRIED = [1006, 1011, 1012, 1013];
   document.body.addEventListener("htmx:wsClose", (e) => {
     const code = e.detail?.event?.code;
-    if (mode !== "ws") return;
+    if (mode !== "ws" || e.target !== link) return;
     failures += 1;
     if (code === 1013 || failures >= 3) fallBack();
+    else if (!RETRIED.includes(code)) setTimeout(() => { if (mode === "ws") connect("ws"); }, 500 * failures);
     else setStatus("reconnecting", "reconnecting…");
   });
   document.body.addEventListener("htmx:wsError", () => {
@@ -161,7 +164,7 @@
     let left = seconds;
     const tick = setInterval(() => {
       left -= 1;
-      if (left <= 0) { clearInterval(tick); holding = false; play.disabled = false; say("Ready when you are."); }
+      if (left <= 0) { clearInterval(tick); holding = false; setBlocked(false); say("Ready when you are."); }
     }, 1000);
   }
 
@@ -187,8 +190,11 @@
     }
   }
 
+  const setBlocked = (blocked) => play.setAttribute("aria-disabled", String(blocked));
+
   play?.addEventListener("click", async () => {
-    play.disabled = true;
+    if (play.getAttribute("aria-busy") === "true" || holding) return; // keeps focus, unlike `disabled`
+    setBlocked(true);
     play.setAttribute("aria-busy", "true");
     say("Working on it…");
     try {
@@ -211,7 +217,7 @@
       say("Network problem; check your connection and try again.", "error");
     } finally {
       play.removeAttribute("aria-busy");
-      play.disabled = holding;
+      setBlocked(holding);
     }
   });
 })();

@@ -54,7 +54,12 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(err)
 
     @app.errorhandler(CSRFError)
-    def _csrf(err: CSRFError) -> Response:
+    def _csrf(err: CSRFError) -> Response | tuple[str, int]:
+        if _wants_page():
+            from flask import render_template
+
+            message = "Your session expired or the form is stale. Go back, reload the page and try again."
+            return render_template("error.html", title="Please try again", message=message), 400
         return error_response(ScoreboardError("FORBIDDEN", f"CSRF check failed: {err.description}"))
 
     @app.errorhandler(RateLimitExceeded)

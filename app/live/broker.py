@@ -49,6 +49,7 @@ class RedisBroker:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._callbacks: threading.Thread | None = None
         self.connected = False
 
     def subscribe(self, listener: Listener) -> None:
@@ -71,13 +72,15 @@ class RedisBroker:
     def stop(self) -> None:
         """Stop listening (tests, shutdown) and wait for the listener to end."""
         self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._callbacks):
+            if thread is not None:
+                thread.join(timeout=5)
 
     def _reconnected(self, connection: object = None) -> None:
         """Run the on-connect callbacks (resync, index repair) off the listener's path."""
         self.connected = True
-        threading.Thread(target=self._run_callbacks, daemon=True).start()
+        self._callbacks = threading.Thread(target=self._run_callbacks, daemon=True)
+        self._callbacks.start()
 
     def _run_callbacks(self) -> None:
         for callback in self._on_connect:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.browser.helpers import register, row, score, wait_live
@@ -42,7 +41,6 @@ def test_websocket_and_sse_blocked_falls_back_to_polling(hosts: Any, new_page: C
     expect(page.locator(f"{row(ann)} .score")).to_have_text("20")
 
 
-@pytest.mark.xfail(strict=True, reason="app.js counts a clean close (1000/1001/1005) once and waits forever")
 def test_a_websocket_closed_cleanly_still_falls_back(hosts: Any, new_page: Callable[..., Page]) -> None:
     (app,) = hosts(1)
     page = new_page()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import PHONE, register, row, score, screenshot, sign_up, wait_live
@@ -85,7 +84,6 @@ def test_board_semantics_and_the_button_by_keyboard(hosts: Any, new_page: Callab
     expect(page.locator("#my-standing .my-rank")).to_have_text("#1")
 
 
-@pytest.mark.xfail(strict=True, reason="app.js disables #play while working; Chromium then drops the focus")
 def test_focus_stays_on_the_button_after_pressing_it(hosts: Any, new_page: Callable[..., Page]) -> None:
     (app,) = hosts(1)
     page = new_page()
