@@ -61,8 +61,8 @@ class Config:
             # A ping per checkout costs a round trip on every request; opt in where needed.
             "pool_pre_ping": _env("DB_PRE_PING", "0") == "1",
             "pool_recycle": _int("DB_POOL_RECYCLE", 1800),
-            "pool_size": _int("DB_POOL_SIZE", 10),
-            "max_overflow": _int("DB_MAX_OVERFLOW", 20),
+            "pool_size": _int("DB_POOL_SIZE", 20),  # gevent: many greenlets per worker
+            "max_overflow": _int("DB_MAX_OVERFLOW", 10),
             "pool_timeout": _int("DB_POOL_TIMEOUT", 10),
         }
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
