@@ -278,9 +278,8 @@ def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(client: FlaskC
     assert refresh(client, other_session.get_json()["refresh_token"]).status_code == 200
 
 
+@pytest.mark.parametrize("mode", ["production"])  # the embedded mode serves one request at a time
 def test_one_refresh_token_used_concurrently_yields_at_most_one_pair(app: Flask, mode: str) -> None:
-    if mode == "embedded":
-        pytest.skip("the embedded mode serves one request at a time")
     ann = Player(app.test_client(), "ann")
     barrier = threading.Barrier(6)
     results: list[Any] = []
