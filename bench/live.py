@@ -1,0 +1,1385 @@
+"""Live-update benchmark (SPEC §7, §12): WebSocket and SSE viewers, commit-to-receipt latency.
+
+    .venv/bin/python bench/live.py                                  # ws+sse at 1000 and 5000, 30 s
+    .venv/bin/python bench/live.py --viewers 10000 --transport ws
+    .venv/bin/python bench/live.py --viewers 200 --duration 10 --socketio sioraw   # smoke test
+
+One command, stops by itself, kills everything it started (also on errors and Ctrl-C). For each
+(transport, N) phase, against 127.0.0.1 on this machine:
+
+  1. a fresh PostgreSQL database (`livebench`), `flask db upgrade`, Redis DB 13 namespace
+     `livebench` cleared; once per run. ~30 players registered and ranked through the API;
+  2. the app in production mode, started fresh for every phase (so the memory figures are clean):
+     gunicorn -c gunicorn.conf.py wsgi:app, 2 gevent workers, limits raised so the driver is
+     never refused, ulimit -n raised for the server and the clients;
+  3. N viewers in one Node event loop (bench/live/client.mjs): `ws` offering permessage-deflate
+     as browsers do (the server declines it), or SSE over node:http; every leaderboard_update
+     is recorded per connection as (seq, receive time);
+  4. the server's RSS (sum over the gunicorn workers, from /proc) before and after the N idle
+     viewers connected → KB per idle connection; connections held, and how they spread over
+     the workers;
+  5. `--rate` board changes a second for `--duration` seconds through the real API: one chain of
+     POST /api/v1/scores (each answer carries the next action token), always for a player whose
+     +10 changes the top 10 (a player from outside it who now enters, else the player at rank 10,
+     who jumps up: every rank of the top 10 changes), so every change is broadcast;
+  6. latency of every change on every connection, and whether every client ended on the final
+     state (its last seq == the seq of the final GET /api/v1/leaderboard), CPU of the server,
+     the client and the rest of the machine over the driving window.
+
+What the latency is. The driver is the only writer and is serial, so after the 200 of submit i
+the board's seq (read from board_state in PostgreSQL) is exactly the seq S_i that submit
+committed. For each connection, the change is visible at the receive time of the first
+leaderboard_update with seq >= S_i (updates are coalesced: at most one per 100 ms per worker,
+always ending on the newest state, so a later seq carries change i too). Reported:
+
+  latency            receive − time the 200 of the submit arrived (the commit happened before the
+                     200 was written, so this slightly understates commit-to-receipt; a
+                     broadcast that beats the 200 to the client shows as a negative number);
+  latency_from_send  receive − time the submit request was sent (an upper bound: includes the
+                     whole request);
+  latency_from_event receive − time the player's own score_update reached the driver. The hub
+                     sends score_update at once (no coalescing), so this isolates what the
+                     leaderboard_update's own path adds: coalescing and fan-out.
+
+Both clocks are CLOCK_MONOTONIC (Python's time.monotonic(), Node's process.hrtime).
+
+Baseline (`--socketio`): bench/live_socketio_app.py, Flask-SocketIO in a scratch venv
+(/tmp/sio-venv, never the project's), under gunicorn's gevent worker, WebSocket transport only,
+2 workers fed by Flask-SocketIO's Redis message queue (the documented multi-process setup and the
+analogue of the app's Redis pub/sub), the same JSON message (a real leaderboard_update captured
+from the app in this run) emitted `--rate` times a second by a separate process through the
+queue. "Commit" there is the emit call returning, which is kinder to the baseline: no database,
+no rank index. Viewers offer permessage-deflate as browsers do; simple-websocket accepts it, so
+the baseline compresses every message once per connection. `sio` uses the official
+socket.io-client; `sioraw` speaks engine.io over the same `ws` client as the `ws` phase, so the
+client's own work is identical and only the server differs.
+
+Results: a table on stdout, everything as JSON in bench/out/live-<time>.json, server logs beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import collections
+import http.client
+import json
+import math
+import os
+import queue
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+NODE_DIR = BENCH / "live"
+OUT = BENCH / "out"
+VENV_BIN = ROOT / ".venv" / "bin"
+SIO_VENV = Path(os.environ.get("SIO_VENV", "/tmp/sio-venv"))  # noqa: S108 (a scratch venv)
+SIO_PACKAGES = ["flask-socketio", "gevent", "gunicorn", "packaging", "simple-websocket", "redis"]
+PG = "postgresql://postgres@127.0.0.1:5432"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+RAISED = "1000000/minute"
+NOFILE = 200_000
+PER_SOURCE_IP = 20_000  # connections per loopback source address (ephemeral range ~28k)
+# gunicorn >= 25.1 opens a control socket at one shared path (~/.gunicorn/gunicorn.ctl): every new
+# master takes it over, and a `gunicornc shutdown` meant for another gunicorn on this machine would
+# stop ours (it did, mid-run). Ours answer to signals only.
+NO_CTL = ["--no-control-socket"]
+
+# ------------------------------------------------------------------------------------------------
+# child processes: each in its own session, all killed on exit, error or Ctrl-C
+
+
+class Children:
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+        self.lock = threading.Lock()
+
+    def start(
+        self,
+        cmd: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+        cwd: Path = ROOT,
+        **kw: Any,
+    ) -> subprocess.Popen:
+        if log is not None:
+            kw.setdefault("stdout", open(log, "ab"))  # noqa: SIM115 (closed with the process)
+            kw.setdefault("stderr", subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, **kw)
+        with self.lock:
+            self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen, timeout: float = 15.0) -> None:
+        """SIGTERM the child's process group (it leads it), then SIGKILL."""
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # whatever is left in its group (workers, a stuck leader)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        with self.lock:
+            if proc in self.procs:
+                self.procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(reversed(self.procs)):
+            try:
+                self.stop(proc, timeout=5.0)
+            except Exception as exc:  # keep going: every child must go
+                print(f"warning: could not stop pid {proc.pid}: {exc}", file=sys.stderr)
+
+
+CHILDREN = Children()
+atexit.register(CHILDREN.stop_all)
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 900, cwd: Path = ROOT) -> str:
+    proc = CHILDREN.start(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        CHILDREN.stop(proc)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}\n{(out or '')[-4000:]}")
+    return out
+
+
+def tail(path: Path, n: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+# ------------------------------------------------------------------------------------------------
+# /proc
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()  # fields from 3 (state) on
+
+
+def children_of(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            st = proc_stat(int(d.name))
+            if st and int(st[1]) == pid:
+                out.append(int(d.name))
+    return sorted(out)
+
+
+def descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        kids = children_of(todo.pop())
+        found += kids
+        todo += kids
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    st = proc_stat(pid)
+    return (int(st[11]) + int(st[12])) / CLK_TCK if st else 0.0  # utime + stime
+
+
+def rss_kb(pid: int) -> int:
+    st = proc_stat(pid)
+    return int(st[21]) * PAGE_KB if st else 0
+
+
+def socket_fds(pid: int) -> int:
+    n = 0
+    try:
+        for fd in os.scandir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(fd.path).startswith("socket:"):
+                    n += 1
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return n
+
+
+def pids_named(comm: str) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if Path(d, "comm").read_text().strip() == comm:
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out
+
+
+def redis_pid() -> int | None:
+    for pid in pids_named("redis-server"):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_text()
+        except OSError:
+            continue
+        if f":{REDIS_PORT}" in cmdline:
+            return pid
+    return None
+
+
+def system_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def tcp_mem_kb() -> int:
+    """Kernel memory in TCP socket buffers (all sockets on the machine), from /proc/net/sockstat."""
+    m = re.search(r"TCP:.* mem (\d+)", Path("/proc/net/sockstat").read_text())
+    return int(m.group(1)) * PAGE_KB if m else 0
+
+
+class CpuWindow:
+    """CPU seconds of named process groups between start() and stop().
+
+    A group is a list of pids or a function returning the pids (PostgreSQL backends come and go):
+    a pid alive at both ends counts its difference, one born in between counts all it used.
+    """
+
+    def __init__(self, groups: dict[str, Any]):
+        self.groups = groups
+
+    def _pids(self, name: str) -> list[int]:
+        g = self.groups[name]
+        return list(g() if callable(g) else g)
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        return {name: {p: cpu_seconds(p) for p in self._pids(name)} for name in self.groups}
+
+    @staticmethod
+    def _everyone() -> dict[int, tuple[str, float]]:
+        out = {}
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                st = proc_stat(int(d.name))
+                if st:
+                    try:
+                        comm = Path(d, "comm").read_text().strip()
+                    except OSError:
+                        comm = "?"
+                    out[int(d.name)] = (comm, (int(st[11]) + int(st[12])) / CLK_TCK)
+        return out
+
+    def start(self) -> None:
+        self.all0 = self._everyone()
+        self.t0, self.c0, self.s0 = time.monotonic(), self._sample(), system_cpu()
+
+    def stop(self) -> dict[str, Any]:
+        wall = time.monotonic() - self.t0
+        c1, s1 = self._sample(), system_cpu()
+        out: dict[str, Any] = {"wall_s": round(wall, 2)}
+        for name, now in c1.items():
+            used = sum(v - self.c0[name].get(p, 0.0) for p, v in now.items() if v > 0)
+            out[f"{name}_cores"] = round(used / wall, 3)  # 1.0 = one core busy
+        busy, total = s1[0] - self.s0[0], s1[1] - self.s0[1]
+        out["machine_busy_pct"] = round(100 * busy / total, 1) if total else None
+        out["machine_cores"] = os.cpu_count()
+        ours = (
+            {p for now in c1.values() for p in now} | {p for c in self.c0.values() for p in c} | {os.getpid()}
+        )
+        others = []
+        for pid, (comm, v) in self._everyone().items():
+            if pid in ours:
+                continue
+            used = v - self.all0.get(pid, (comm, 0.0))[1]
+            if used > 0:
+                others.append((used, f"{pid}:{comm}"))
+        others.sort(reverse=True)
+        out["others_cores"] = round(sum(u for u, _ in others) / wall, 3)  # everything not ours
+        out["others_top"] = {name: round(u / wall, 3) for u, name in others[:6]}
+        return out
+
+
+# ------------------------------------------------------------------------------------------------
+# PostgreSQL, Redis
+
+
+def sql(db: str, statement: str, params: tuple | None = None) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/{db}", autocommit=True) as conn:
+        cur = conn.execute(statement, params)
+        return cur.fetchall() if cur.description else []
+
+
+def recreate_db(name: str) -> None:
+    sql(
+        "postgres",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+        "AND pid <> pg_backend_pid()",
+        (name,),
+    )
+    sql("postgres", f'DROP DATABASE IF EXISTS "{name}"')
+    sql("postgres", f'CREATE DATABASE "{name}"')
+
+
+def clear_redis(db: int, namespace: str) -> int:
+    import redis
+
+    r = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+    n = 0
+    for key in r.scan_iter(f"{namespace}:*", count=1000):
+        n += r.delete(key)
+    r.close()
+    return n
+
+
+# ------------------------------------------------------------------------------------------------
+# the app under test
+
+
+def app_env(args: argparse.Namespace, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"{PG}/{args.db}",
+        REDIS_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/{args.redis_db}",
+        REDIS_NAMESPACE=args.namespace,
+        SECRET_KEY=args.secret_key,
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY=str(args.workers),
+        WORKER_CONNECTIONS=str(args.worker_connections),
+        GRACEFUL_TIMEOUT=str(args.graceful_timeout),
+        LOG_JSON="0",
+        WS_CONNECTION_LIMIT=str(args.ws_limit),
+        RATELIMIT_API_PER_IP=RAISED,
+        RATELIMIT_SCORE_PER_USER=RAISED,
+        RATELIMIT_TOKEN_PER_USER=RAISED,
+        RATELIMIT_SCORE_PER_SESSION="1000000/hour",
+        RATELIMIT_REGISTER_PER_IP="1000000/hour",
+        RATELIMIT_STRATEGY="fixed-window",
+        FRAUD_BURST_COUNT="1000000",
+        SUSPICIOUS_VELOCITY_THRESHOLD="1000000000",
+        MANUAL_REVIEW_THRESHOLD="1000000000",
+        FRAUD_ACCOUNTS_PER_IP="1000000",
+        PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
+        ACTION_CATALOG='{"complete_task": {"points": 10, "cooldown_seconds": 0, "max_per_hour": 0}}',
+        FLASK_APP="wsgi:app",
+        PYTHONUNBUFFERED="1",
+    )
+    if args.min_interval_ms is not None:
+        env["LIVE_MIN_INTERVAL_MS"] = str(args.min_interval_ms)
+    env.pop("ACCESS_LOG", None)
+    return env
+
+
+class Server:
+    """A gunicorn master and its workers."""
+
+    def __init__(
+        self,
+        name: str,
+        cmd: list[str],
+        env: dict[str, str],
+        port: int,
+        workers: int,
+        health: str,
+        log_path: Path,
+        cwd: Path = ROOT,
+    ):
+        self.name, self.port, self.nworkers, self.log_path = name, port, workers, log_path
+        self.proc = CHILDREN.start(cmd, env=env, log=log_path, cwd=cwd)
+        deadline = time.monotonic() + 90
+        url = f"http://127.0.0.1:{port}{health}"
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited {self.proc.returncode}; log:\n{tail(log_path)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer {url}; log:\n{tail(log_path)}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (127.0.0.1)
+                    if r.status == 200 and len(self.workers()) >= workers:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.2)
+
+    def workers(self) -> list[int]:
+        return children_of(self.proc.pid)
+
+    def worker_rss_kb(self) -> dict[int, int]:
+        return {pid: rss_kb(pid) for pid in self.workers()}
+
+    def worker_sockets(self) -> dict[int, int]:
+        return {pid: socket_fds(pid) for pid in self.workers()}
+
+    def stop(self) -> None:
+        CHILDREN.stop(self.proc, timeout=30)
+
+
+# ------------------------------------------------------------------------------------------------
+# the Node viewers
+
+
+class Viewers:
+    def __init__(self, cfg: dict[str, Any], log_path: Path):
+        self.cfg = cfg
+        self.lines: queue.Queue[tuple[str, Any]] = queue.Queue()
+        cmd = ["node", "--max-old-space-size=8192", str(NODE_DIR / "client.mjs"), json.dumps(cfg)]
+        self.proc = CHILDREN.start(
+            cmd, cwd=NODE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(log_path, "ab")
+        )  # noqa: SIM115
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            tag, _, body = line.partition(" ")
+            try:
+                self.lines.put((tag, json.loads(body)))
+            except json.JSONDecodeError:
+                self.lines.put(("TEXT", line))
+        self.lines.put(("EOF", None))
+
+    def send(self, obj: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(obj) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def expect(self, tag: str, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"viewers: no {tag} within {timeout:.0f}s")
+            try:
+                got, body = self.lines.get(timeout=min(left, 1.0))
+            except queue.Empty:
+                continue
+            if got == tag:
+                return body
+            if got == "EOF":
+                raise RuntimeError(f"viewers exited ({self.proc.poll()}) while waiting for {tag}")
+
+    def status(self, seq: int | None = None) -> dict[str, Any]:
+        self.send({"cmd": "status", "seq": seq})
+        return self.expect("STATUS", 60)
+
+    def sample(self) -> str | None:
+        self.send({"cmd": "sample"})
+        return self.expect("SAMPLE", 60)["text"]
+
+    def finish(self, commits: list[list[float]], final_seq: int) -> dict[str, Any]:
+        self.send({"cmd": "finish", "commits": commits, "final_seq": final_seq})
+        result = self.expect("RESULT", 300)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+        CHILDREN.stop(self.proc)
+        return result
+
+    def kill(self) -> None:
+        CHILDREN.stop(self.proc)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def viewer_cfg(mode: str, port: int, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    sources = [f"127.0.0.{i + 1}" for i in range(max(1, math.ceil(n / PER_SOURCE_IP)))]
+    return {
+        "mode": mode,
+        "host": "127.0.0.1",
+        "port": port,
+        "n": n,
+        "concurrency": args.connect_concurrency,
+        "sources": sources,
+        "parse": args.parse,
+        "deflate": True,
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# the driver: players, and board changes through the real API
+
+
+class Api:
+    def __init__(self, port: int):
+        self.port = port
+        self.conn: http.client.HTTPConnection | None = None
+        self.used = 0.0
+
+    def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None, retry: bool = True
+    ) -> tuple[int, Any]:
+        headers = {"Accept": "application/json"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if self.conn is not None and time.monotonic() - self.used > 2.0:  # gunicorn's keepalive is 5 s
+            self.close()
+        for attempt in (1, 2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.conn.request(method, path, body=payload, headers=headers)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+                self.used = time.monotonic()
+                return resp.status, (json.loads(raw) if raw else None)
+            except (http.client.HTTPException, OSError):
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+                if attempt == 2 or not retry:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class Player:
+    def __init__(self, pid: int, username: str, password: str, token: str):
+        self.id, self.username, self.password, self.access = pid, username, password, token
+        self.action: str | None = None
+        self.score = 0
+        self.updated = 0  # order of the latest score change (the model's score_updated_at)
+
+
+class SeqWatch:
+    """One WebSocket per player, tied to the player by `?access_token=`: the server sends each
+    `score_update` (SPEC §7) only there, with the seq of that player's change. This is how the
+    driver learns the seq each submit committed, through the public protocol only."""
+
+    def __init__(self, port: int, players: list[Player]):
+        import simple_websocket
+
+        self.seqs: dict[tuple[int, int], tuple[int, float]] = {}
+        self.cond = threading.Condition()
+        self.socks = []
+        for p in players:
+            ws = simple_websocket.Client.connect(
+                f"ws://127.0.0.1:{port}/ws/scoreboard?access_token={p.access}"
+            )
+            self.socks.append(ws)
+            threading.Thread(target=self._read, args=(ws,), daemon=True).start()
+
+    def _read(self, ws: Any) -> None:
+        import simple_websocket
+
+        while True:
+            try:
+                raw = ws.receive()
+                t = time.monotonic()
+            except (simple_websocket.ConnectionClosed, OSError):
+                return
+            if raw is None:
+                continue
+            head = raw[:40] if isinstance(raw, str) else raw[:40].decode(errors="replace")
+            if "score_update" not in head:
+                continue
+            m = json.loads(raw)
+            d = m["data"]
+            with self.cond:
+                self.seqs[(d["user_id"], d["new_score"])] = (m["seq"], t)
+                self.cond.notify_all()
+
+    def seq_of(self, user_id: int, score: int, timeout: float = 10.0) -> tuple[int, float] | None:
+        """The seq of that change and when its score_update reached the driver (CLOCK_MONOTONIC)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while (user_id, score) not in self.seqs:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+            return self.seqs[(user_id, score)]
+
+    def close(self) -> None:
+        for ws in self.socks:
+            try:
+                ws.close()
+            except Exception:  # noqa: S110 (already gone)
+                pass
+
+
+class Driver:
+    """Registers players and drives board changes; keeps a model of the ranking to pick them."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.players: list[Player] = []
+        self.clock = 0
+        self.api: Api | None = None
+        self.watch: SeqWatch | None = None
+
+    def attach(self, port: int, watch: bool = True) -> None:
+        """Use the server on `port`: fresh access tokens (they live 15 min), the seq watchers."""
+        self.detach()
+        self.api = Api(port)
+        for p in self.players:
+            status, body = self.api.call(
+                "POST", "/api/v1/auth/login", {"username": p.username, "password": p.password}
+            )
+            if status != 200:
+                raise RuntimeError(f"login {p.username}: {status} {body}")
+            p.access = body["access_token"]
+        if watch and self.players:
+            self.watch = SeqWatch(port, self.players)
+
+    def detach(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
+        if self.api is not None:
+            self.api.close()
+            self.api = None
+
+    def register(self, n: int) -> None:
+        assert self.api is not None
+        tag = secrets.token_hex(3)
+        password = "bench-password-" + tag
+        for i in range(n):
+            name = f"lb{tag}_{i:02d}"
+            status, body = self.api.call(
+                "POST",
+                "/api/v1/auth/register",
+                {"username": name, "email": f"{name}@bench.example", "password": password},
+            )
+            if status != 201:
+                raise RuntimeError(f"register {name}: {status} {body}")
+            self.players.append(Player(body["user"]["id"], name, password, body["access_token"]))
+        for p in self.players:  # one accepted action each: everybody ranked, 10 points, id order
+            self.submit(p)
+
+    def ranking(self) -> list[Player]:
+        return sorted(self.players, key=lambda p: (-p.score, p.updated, p.id))
+
+    def pick(self) -> Player:
+        """A player from outside the top 10 whose +10 enters it (lowest first), else rank 10."""
+        order = self.ranking()
+        if len(order) <= 10:
+            return order[-1]
+        tenth = order[9]
+        for p in reversed(order[10:]):
+            if p.score + 10 > tenth.score:
+                return p
+        return tenth
+
+    def _token(self, p: Player) -> str:
+        assert self.api is not None
+        if p.action is None:
+            status, body = self.api.call(
+                "POST", "/api/v1/actions/token", {"action_type": "complete_task"}, p.access
+            )
+            if status != 201:
+                raise RuntimeError(f"action token for {p.username}: {status} {body}")
+            p.action = body["action_token"]
+        return p.action
+
+    def submit(self, p: Player) -> tuple[float, float]:
+        """One accepted change; (send time, 200 time) on CLOCK_MONOTONIC."""
+        assert self.api is not None
+        for _ in range(3):
+            token = self._token(p)
+            t_send = time.monotonic()
+            status, body = self.api.call(
+                "POST", "/api/v1/scores", {"action_token": token}, p.access, retry=False
+            )
+            t_resp = time.monotonic()
+            if status == 200:
+                data = body["data"]
+                p.action = data.get("next_action_token")
+                p.score = data["new_score"]
+                self.clock += 1
+                p.updated = self.clock
+                return t_send, t_resp
+            code = (body or {}).get("error", {}).get("code")
+            p.action = None
+            if code not in ("TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_ALREADY_USED"):
+                raise RuntimeError(f"submit for {p.username}: {status} {body}")
+        raise RuntimeError(f"submit for {p.username} kept failing")
+
+    def drive(self, duration: float, rate: float) -> dict[str, Any]:
+        """`rate` changes a second for `duration` seconds.
+
+        commits: [[seq, t_200_ms, t_send_ms, t_score_update_ms], ...] on CLOCK_MONOTONIC."""
+        done: list[tuple[int, int, float, float]] = []
+        start = time.monotonic()
+        n = int(duration * rate)
+        late = 0
+        for i in range(n):
+            due = start + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -0.05:
+                late += 1
+            p = self.pick()
+            t_send, t_resp = self.submit(p)
+            done.append((p.id, p.score, t_send, t_resp))
+        wall = time.monotonic() - start
+        assert self.watch is not None
+        commits, unknown = [], 0
+        for uid, score, t_send, t_resp in done:  # the seq each change committed, from its score_update
+            got = self.watch.seq_of(uid, score)
+            if got is None:
+                unknown += 1
+                continue
+            seq, t_event = got
+            commits.append([seq, t_resp * 1000, t_send * 1000, t_event * 1000])
+        seqs = [c[0] for c in commits]
+        gaps = sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b != a + 1)
+        submit_ms = sorted((t_resp - t_send) * 1000 for _, _, t_send, t_resp in done)
+        return {
+            "commits": commits,
+            "changes": n,
+            "achieved_rate": round(n / wall, 2) if wall else None,
+            "late": late,
+            "seq_unknown": unknown,
+            "seq_gaps": gaps,
+            "submit_ms": {
+                "p50": round(submit_ms[len(submit_ms) // 2], 2),
+                "p95": round(submit_ms[int(len(submit_ms) * 0.95)], 2),
+                "max": round(submit_ms[-1], 2),
+            }
+            if submit_ms
+            else {},
+        }
+
+    def check_model(self) -> dict[str, Any]:
+        assert self.api is not None
+        status, body = self.api.call("GET", "/api/v1/leaderboard?limit=10")
+        api_top = [e["user_id"] for e in body["leaderboard"]]
+        model_top = [p.id for p in self.ranking()[:10]]
+        return {"api_seq": body["seq"], "model_matches_api": api_top == model_top}
+
+
+# ------------------------------------------------------------------------------------------------
+# profiling
+
+
+def profile_workers(pids: list[int], seconds: float, out_dir: Path, tag: str) -> list[subprocess.Popen]:
+    spy = VENV_BIN / "py-spy"
+    procs = []
+    for pid in pids:
+        out = out_dir / f"{tag}-pyspy-{pid}.txt"
+        procs.append(
+            CHILDREN.start(
+                [
+                    str(spy),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    "100",
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "--output",
+                    str(out),
+                ],
+                log=out_dir / f"{tag}-pyspy.log",
+            )
+        )
+    return procs
+
+
+def summarise_profile(files: list[Path], top: int = 20) -> dict[str, Any]:
+    self_count: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    total = 0
+    for f in files:
+        if not f.exists():
+            continue
+        for line in f.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            c = int(count)
+            frames = [fr for fr in stack.split(";") if fr]
+            frames = [fr for fr in frames if not fr.startswith("process ") and not fr.startswith("thread ")]
+            if not frames:
+                continue
+            total += c
+            self_count[short_frame(frames[-1])] += c
+            for fr in {short_frame(fr) for fr in frames}:
+                incl[fr] += c
+
+    def pct(counter: collections.Counter[str]) -> list[list[Any]]:
+        return [[name, round(100 * c / total, 1)] for name, c in counter.most_common(top)] if total else []
+
+    return {"samples": total, "self_pct": pct(self_count), "inclusive_pct": pct(incl)}
+
+
+def short_frame(frame: str) -> str:
+    """`func (path/to/pkg/module.py:123)` → `func (pkg/module.py)`: samples add up per function."""
+    m = re.match(r"(.*) \((.*):(\d+)\)$", frame)
+    if not m:
+        return frame
+    func, path, line = m.groups()
+    parts = path.split("/")
+    if "site-packages" in parts:
+        parts = parts[parts.index("site-packages") + 1 :]
+    elif "app" in parts:
+        parts = parts[parts.index("app") :]
+    else:
+        parts = parts[-2:]
+    name = f"{func} ({'/'.join(parts)})"
+    if name == "Hub.run (gevent/hub.py)":
+        name += " [the event loop: waiting in libev counts here too]"
+    return name
+
+
+# ------------------------------------------------------------------------------------------------
+# phases
+
+
+def idle_viewers(
+    server: Server, mode: str, n: int, args: argparse.Namespace, run_dir: Path, tag: str
+) -> tuple[Viewers, dict[str, Any]]:
+    """Warm both workers up, then connect N viewers and measure what holding them costs."""
+    warm = Viewers(viewer_cfg(mode, server.port, 64, args), run_dir / f"{tag}-warmup-client.log")
+    warm.expect("READY", 60)
+    warm.finish([], -1)
+    time.sleep(2.0)  # the warm-up connections close
+    base_sockets = server.worker_sockets()
+    rss0 = server.worker_rss_kb()
+    tcp0 = tcp_mem_kb()
+
+    log(f"{tag}: connecting {n} {mode} viewers")
+    t0 = time.monotonic()
+    viewers = Viewers(viewer_cfg(mode, server.port, n, args), run_dir / f"{tag}-client.log")
+    ready = viewers.expect("READY", 120 + n / 20)
+    ramp_s = time.monotonic() - t0
+    time.sleep(args.settle)
+    st = viewers.status()
+    rss1 = server.worker_rss_kb()
+    tcp1 = tcp_mem_kb()
+    sockets = server.worker_sockets()
+    held_per_worker = {str(pid): sockets.get(pid, 0) - base_sockets.get(pid, 0) for pid in sockets}
+    held = max(st["open"], 1)
+    info = {
+        "ready": ready,
+        "status_idle": st,
+        "ramp_s": round(ramp_s, 2),
+        "connections_held": st["open"],
+        "held_per_worker": held_per_worker,
+        "rss_before_kb": rss0,
+        "rss_after_kb": {str(k): v for k, v in rss1.items()},
+        "rss_before_total_kb": sum(rss0.values()),
+        "rss_after_total_kb": sum(rss1.values()),
+        "kb_per_connection": round((sum(rss1.values()) - sum(rss0.values())) / held, 2),
+        "kernel_tcp_kb_per_connection": round((tcp1 - tcp0) / held / 2, 2),  # both ends are here
+    }
+    log(
+        f"{tag}: {st['open']}/{n} held (failed {st['failed']}, closed {st['closed']}) in {ramp_s:.1f}s; "
+        f"per worker {list(held_per_worker.values())}; {info['kb_per_connection']} KB RSS per idle connection"
+    )
+    return viewers, info
+
+
+def settle(viewers: Viewers, seq: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        st = viewers.status(seq)
+        if st["at_seq"] >= st["open"] or time.monotonic() > deadline:
+            return st
+        time.sleep(0.25)
+
+
+def app_phase(mode: str, n: int, args: argparse.Namespace, driver: Driver, run_dir: Path) -> dict[str, Any]:
+    tag = f"{mode}-{n}"
+    port = free_port()
+    cmd = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", *NO_CTL, "wsgi:app"]
+    server = Server(
+        "app", cmd, app_env(args, port), port, args.workers, "/readyz", run_dir / f"{tag}-server.log"
+    )
+    viewers = None
+    try:
+        driver.attach(port)
+        viewers, idle = idle_viewers(server, mode, n, args, run_dir, tag)
+        workers = server.workers()
+        rp = redis_pid()
+        cpu = CpuWindow(
+            {
+                "server": [server.proc.pid, *workers],
+                "client": [viewers.pid],
+                "postgres": lambda: pids_named("postgres"),
+                "redis": [rp] if rp else [],
+                "driver": [os.getpid()],
+            }
+        )
+        log(f"{tag}: driving {args.rate}/s for {args.duration}s")
+        cpu.start()
+        drive = driver.drive(args.duration, args.rate)
+        commits = drive.pop("commits")
+        last_seq = max((c[0] for c in commits), default=0)
+        st = settle(viewers, last_seq, 15)
+        cpu_window = cpu.stop()
+        profile = None
+        if args.profile and n >= args.profile_min_n:
+            log(f"{tag}: profiling the workers for {args.profile}s under the same load (not measured)")
+            spies = profile_workers(workers, args.profile, run_dir, tag)
+            last_seq = max([last_seq] + [c[0] for c in driver.drive(args.profile, args.rate)["commits"]])
+            for s in spies:
+                try:
+                    s.wait(args.profile + 30)
+                except subprocess.TimeoutExpired:
+                    CHILDREN.stop(s)
+            profile = summarise_profile([run_dir / f"{tag}-pyspy-{pid}.txt" for pid in workers])
+        st = settle(viewers, last_seq, 15)
+        check = driver.check_model()
+        sample = viewers.sample()
+        result = viewers.finish(commits, check["api_seq"])
+        viewers = None
+        driver.detach()
+        stats = {
+            "phase": tag,
+            "transport": mode,
+            "n": n,
+            **idle,
+            **drive,
+            "cpu": cpu_window,
+            "last_commit_seq": last_seq,
+            **check,
+            "status_final": st,
+            "client": result,
+            "profile": profile,
+        }
+        report_phase(stats)
+        return stats | {"sample": sample}
+    finally:
+        if viewers is not None:
+            viewers.kill()
+        driver.detach()
+        server.stop()
+
+
+def ensure_sio_venv() -> None:
+    py = SIO_VENV / "bin" / "python"
+    ok = (
+        py.exists()
+        and subprocess.run(
+            [str(py), "-c", "import flask_socketio, gevent, packaging, simple_websocket, redis"],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+    if not ok:
+        log(f"creating the baseline's scratch venv {SIO_VENV}")
+        run([sys.executable if not shutil.which("python3") else "python3", "-m", "venv", str(SIO_VENV)])
+        run([str(SIO_VENV / "bin" / "pip"), "install", "-q", *SIO_PACKAGES], timeout=900)
+
+
+def sio_phase(
+    mode: str, n: int, args: argparse.Namespace, message: dict[str, Any], run_dir: Path, first_seq: int
+) -> dict[str, Any]:
+    tag = f"{mode}-{n}"
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        SIO_MESSAGE_QUEUE=f"redis://{REDIS_HOST}:{REDIS_PORT}/{args.redis_db}",
+        SIO_CHANNEL=f"{args.namespace}-sio",
+        PYTHONUNBUFFERED="1",
+    )
+    cmd = [
+        str(SIO_VENV / "bin" / "gunicorn"),
+        "-k",
+        "gevent",
+        "-w",
+        str(args.sio_workers),
+        "--worker-connections",
+        str(args.worker_connections),
+        "--graceful-timeout",
+        str(args.graceful_timeout),
+        *NO_CTL,
+        "-b",
+        f"127.0.0.1:{port}",
+        "--chdir",
+        str(BENCH),
+        "live_socketio_app:app",
+    ]
+    server = Server("socketio", cmd, env, port, args.sio_workers, "/healthz", run_dir / f"{tag}-server.log")
+    viewers = None
+    msg_path = run_dir / "socketio-message.json"
+    msg_path.write_text(json.dumps(message))
+    commits_path = run_dir / f"{tag}-commits.json"
+    try:
+        viewers, idle = idle_viewers(server, mode, n, args, run_dir, tag)
+        workers = server.workers()
+        rp = redis_pid()
+        emitter_cmd = [
+            str(SIO_VENV / "bin" / "python"),
+            str(BENCH / "live_socketio_app.py"),
+            "emit",
+            "--rate",
+            str(args.rate),
+            "--duration",
+            str(args.duration),
+            "--message",
+            str(msg_path),
+            "--first-seq",
+            str(first_seq),
+            "--out",
+            str(commits_path),
+        ]
+        log(f"{tag}: emitting {args.rate}/s for {args.duration}s")
+        emitter = CHILDREN.start(emitter_cmd, env=env, log=run_dir / f"{tag}-emitter.log")
+        cpu = CpuWindow(
+            {"server": [server.proc.pid, *workers], "client": [viewers.pid], "redis": [rp] if rp else []}
+        )
+        cpu.start()
+        emitter.wait(args.duration + 60)
+        commits = json.loads(commits_path.read_text())
+        last_seq = int(commits[-1][0]) if commits else first_seq
+        st = settle(viewers, last_seq, 15)
+        cpu_window = cpu.stop()
+        profile = None
+        if args.profile and n >= args.profile_min_n:
+            log(f"{tag}: profiling the workers for {args.profile}s under the same load (not measured)")
+            spies = profile_workers(workers, args.profile, run_dir, tag)
+            prof_commits = run_dir / f"{tag}-profile-commits.json"
+            cmd2 = [*emitter_cmd]
+            cmd2[cmd2.index("--duration") + 1] = str(args.profile)
+            cmd2[cmd2.index("--first-seq") + 1] = str(last_seq + 1)
+            cmd2[cmd2.index("--out") + 1] = str(prof_commits)
+            CHILDREN.start(cmd2, env=env, log=run_dir / f"{tag}-emitter.log").wait(args.profile + 60)
+            for s in spies:
+                try:
+                    s.wait(args.profile + 30)
+                except subprocess.TimeoutExpired:
+                    CHILDREN.stop(s)
+            profile = summarise_profile([run_dir / f"{tag}-pyspy-{pid}.txt" for pid in workers])
+            last_seq = int(json.loads(prof_commits.read_text())[-1][0])
+            st = settle(viewers, last_seq, 15)
+        result = viewers.finish(commits, last_seq)
+        viewers = None
+        stats = {
+            "phase": tag,
+            "transport": mode,
+            "n": n,
+            **idle,
+            "changes": len(commits),
+            "achieved_rate": round(len(commits) / args.duration, 2),
+            "cpu": cpu_window,
+            "last_commit_seq": last_seq,
+            "api_seq": last_seq,
+            "status_final": st,
+            "client": result,
+            "profile": profile,
+            "setup": f"Flask-SocketIO, gunicorn -k gevent -w {args.sio_workers}, websocket only, "
+            "Redis message queue",
+        }
+        report_phase(stats)
+        return stats
+    finally:
+        if viewers is not None:
+            viewers.kill()
+        server.stop()
+
+
+# ------------------------------------------------------------------------------------------------
+# reporting
+
+
+def report_phase(s: dict[str, Any]) -> None:
+    c = s["client"]
+    lat = c["latency_ms"]
+    log(
+        f"{s['phase']}: held {c['open_at_end']}/{s['n']}, on final seq {c['on_final_seq']}/{s['n']} "
+        f"(seq {c['final_seq']}); latency ms p50 {lat.get('p50')} p95 {lat.get('p95')} p99 {lat.get('p99')} "
+        f"max {lat.get('max')} over {c['samples']} (connection, change) pairs, {c['missing']} missing; "
+        f"server {s['cpu'].get('server_cores')} cores, client {s['cpu'].get('client_cores')} cores"
+    )
+    if (s["cpu"].get("others_cores") or 0) > 0.2:
+        log(
+            f"  warning: other processes used {s['cpu']['others_cores']} cores meanwhile: "
+            f"{s['cpu']['others_top']}"
+        )
+
+
+def table(phases: list[dict[str, Any]]) -> str:
+    head = (
+        "phase",
+        "N",
+        "held",
+        "final",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "send p95",
+        "event p95",
+        "KB/conn",
+        "per worker",
+        "srv cores",
+        "cli cores",
+        "pg+redis",
+        "others",
+        "msg B",
+    )
+    rows = [head]
+    for s in phases:
+        c = s["client"]
+        lat, ls, le = c["latency_ms"], c["latency_from_send_ms"], c.get("latency_from_event_ms", {})
+        final = c["open_on_final_seq"] == s["n"] and c["open_at_end"] == s["n"]
+        cpu = s["cpu"]
+        rows.append(
+            (
+                s["phase"],
+                str(s["n"]),
+                str(c["open_at_end"]),
+                "yes" if final else f"NO {c['on_final_seq']}",
+                str(lat.get("p50")),
+                str(lat.get("p95")),
+                str(lat.get("p99")),
+                str(lat.get("max")),
+                str(ls.get("p95")),
+                str(le.get("p95", "-")),
+                str(s["kb_per_connection"]),
+                "/".join(str(v) for v in s["held_per_worker"].values()),
+                str(cpu.get("server_cores")),
+                str(cpu.get("client_cores")),
+                str(round((cpu.get("postgres_cores") or 0) + (cpu.get("redis_cores") or 0), 2)),
+                str(cpu.get("others_cores")),
+                str(c["sample_bytes"]),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def wait_quiet(limit: float) -> None:
+    """Wait while another benchmark (bench/run.py) is running, so the figures don't disturb each other."""
+    deadline = time.monotonic() + limit
+    announced = False
+    while time.monotonic() < deadline:
+        busy = subprocess.run(["pgrep", "-f", "bench/run.py"], capture_output=True, text=True).stdout.split()
+        busy = [p for p in busy if int(p) != os.getpid()]
+        if not busy:
+            return
+        if not announced:
+            log(f"bench/run.py is running (pids {' '.join(busy)}); waiting up to {limit:.0f}s for it to end")
+            announced = True
+        time.sleep(5)
+    log("warning: bench/run.py still running; measuring anyway")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--viewers", default="1000,5000", help="comma-separated N (default 1000,5000)")
+    ap.add_argument("--transport", default="both", choices=["ws", "sse", "both", "none"])
+    ap.add_argument("--duration", type=float, default=30.0, help="seconds of board changes per phase")
+    ap.add_argument("--rate", type=float, default=10.0, help="board changes per second")
+    ap.add_argument("--players", type=int, default=30)
+    ap.add_argument(
+        "--socketio", default="sioraw", help="baseline client(s): sioraw, sio, both or none (default sioraw)"
+    )
+    ap.add_argument("--socketio-viewers", default=None, help="N for the baseline (default: --viewers)")
+    ap.add_argument("--sio-workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY")
+    ap.add_argument("--worker-connections", type=int, default=20000)
+    ap.add_argument("--ws-limit", type=int, default=50000, help="WS_CONNECTION_LIMIT per process")
+    ap.add_argument("--graceful-timeout", type=int, default=30)
+    ap.add_argument("--connect-concurrency", type=int, default=200, help="handshakes in flight")
+    ap.add_argument(
+        "--parse",
+        default="seq",
+        choices=["seq", "full"],
+        help="seq: the client finds seq by a byte scan and JSON-checks a sample; full: parse all",
+    )
+    ap.add_argument("--settle", type=float, default=3.0, help="seconds between connecting and measuring RSS")
+    ap.add_argument(
+        "--profile", type=float, default=0, help="seconds of py-spy on the workers after each phase"
+    )
+    ap.add_argument("--profile-min-n", type=int, default=0, help="profile only phases with at least this N")
+    ap.add_argument(
+        "--min-interval-ms",
+        type=int,
+        default=None,
+        help="LIVE_MIN_INTERVAL_MS for the app (default: the app's own, 100)",
+    )
+    ap.add_argument("--db", default="livebench")
+    ap.add_argument("--redis-db", type=int, default=13)
+    ap.add_argument("--namespace", default="livebench")
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=3600,
+        help="seconds to wait for a running bench/run.py to end before each phase",
+    )
+    args = ap.parse_args()
+    args.secret_key = "livebench-" + secrets.token_urlsafe(32)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+    viewers_n = [int(x) for x in args.viewers.split(",") if x]
+    sio_n = [int(x) for x in (args.socketio_viewers or args.viewers).split(",") if x]
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:  # inherited by the server and the clients
+        resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
+    except (ValueError, OSError):  # no CAP_SYS_RESOURCE: up to the hard limit only
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if max(viewers_n + sio_n) + 1000 > nofile:
+        log(
+            f"warning: ulimit -n is {nofile}; {max(viewers_n + sio_n)} viewers in one client process "
+            "may not fit"
+        )
+    modes = {"both": ["ws", "sse"], "none": []}.get(args.transport, [args.transport])
+    sio_modes = {"both": ["sioraw", "sio"], "none": []}.get(args.socketio, [args.socketio])
+    OUT.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = OUT / f"live-{stamp}"
+    run_dir.mkdir()
+    if not (NODE_DIR / "node_modules" / "ws").exists():
+        log("installing the viewers' npm packages (bench/live)")
+        run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR)
+    if sio_modes:
+        ensure_sio_venv()
+
+    results: dict[str, Any] = {
+        "started": stamp,
+        "args": {k: v for k, v in vars(args).items() if k != "secret_key"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "nofile": nofile,
+            "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
+        },
+        "phases": [],
+    }
+    out_json = OUT / f"live-{stamp}.json"
+    try:
+        log(
+            f"fresh database {args.db}, migrations; "
+            f"Redis DB {args.redis_db} namespace {args.namespace} cleared"
+        )
+        recreate_db(args.db)
+        clear_redis(args.redis_db, args.namespace)
+        run([str(VENV_BIN / "flask"), "db", "upgrade"], env=app_env(args, 0))
+        driver = Driver(args)
+
+        # players: registered and ranked once, on a server of their own
+        port = free_port()
+        server = Server(
+            "app",
+            [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", *NO_CTL, "wsgi:app"],
+            app_env(args, port),
+            port,
+            args.workers,
+            "/readyz",
+            run_dir / "setup-server.log",
+        )
+        try:
+            driver.attach(port, watch=False)
+            driver.register(args.players)
+            log(f"{args.players} players registered and ranked; board seq {driver.check_model()['api_seq']}")
+        finally:
+            driver.detach()
+            server.stop()
+
+        sample: str | None = None
+        for n in viewers_n:
+            for mode in modes:
+                wait_quiet(args.wait_quiet)
+                stats = app_phase(mode, n, args, driver, run_dir)
+                sample = stats.pop("sample") or sample
+                results["phases"].append(stats)
+                out_json.write_text(json.dumps(results, indent=1))
+        if sio_modes:
+            if sample is None:  # no app phase ran: capture a real update from a short one
+                saved = (args.duration, args.profile)
+                args.duration, args.profile = 3, 0
+                sample = app_phase("ws", 1, args, driver, run_dir).pop("sample")
+                args.duration, args.profile = saved
+            message = json.loads(sample)
+            seq = 1
+            for n in sio_n:
+                for mode in sio_modes:
+                    wait_quiet(args.wait_quiet)
+                    stats = sio_phase(mode, n, args, message, run_dir, seq)
+                    seq = stats["last_commit_seq"] + 1
+                    results["phases"].append(stats)
+                    out_json.write_text(json.dumps(results, indent=1))
+    except KeyboardInterrupt:
+        log("interrupted; stopping everything")
+        return 130
+    finally:
+        out_json.write_text(json.dumps(results, indent=1))
+        CHILDREN.stop_all()
+        try:
+            clear_redis(args.redis_db, args.namespace)
+        except Exception as exc:
+            log(f"warning: could not clear Redis: {exc}")
+    print()
+    print(table(results["phases"]))
+    print(
+        f"\nlatency: ms from the 200 of the submit (Socket.IO: the emit) to receipt, over every "
+        f"(connection, change) pair; 'send p95' from the request's send time. final: every client held "
+        f"and on the final seq. KB/conn: worker RSS growth per idle connection."
+        f"\nJSON: {out_json}\nlogs: {run_dir}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,581 @@
+// Viewer clients for bench/live.py: N connections in one Node event loop.
+//
+//   node client.mjs '{"mode":"ws","host":"127.0.0.1","port":8000,"n":1000}'
+//
+// mode: ws     GET /ws/scoreboard with the `ws` package, offering permessage-deflate as browsers do
+//       sse    GET /events/scoreboard with node:http, the event stream parsed by hand
+//       sio    the Socket.IO baseline with the official socket.io-client (websocket transport only)
+//       sioraw the Socket.IO baseline spoken directly over `ws` (engine.io v4 framing), so that the
+//              client does exactly the work of the `ws` mode and only the server differs
+//
+// Every received leaderboard_update is recorded per connection as (seq, receive time). Receive
+// times are CLOCK_MONOTONIC in milliseconds (process.hrtime), the same clock as Python's
+// time.monotonic() in the driver, so no wall-clock slew can creep in between the two processes.
+//
+// Control on stdin, one JSON object per line; answers on stdout as `STATUS {...}` / `RESULT {...}`:
+//   {"cmd":"status","seq":S}   counts, and how many connections have seen seq >= S
+//   {"cmd":"finish","commits":[[seq, t_response_ms, t_send_ms, t_event_ms?], ...],"final_seq":S}
+//                              latency of every commit on every connection, then exit
+//   {"cmd":"sample"}           the raw text of the newest message connection 0 received
+import http from "node:http";
+import readline from "node:readline";
+import WebSocket from "ws";
+import { io } from "socket.io-client";
+
+const cfg = Object.assign(
+  {
+    mode: "ws",
+    host: "127.0.0.1",
+    port: 8000,
+    n: 100,
+    concurrency: 200, // handshakes in flight
+    sources: ["127.0.0.1"], // local addresses, round robin (each gives ~28k ephemeral ports)
+    parse: "seq", // "seq": find seq by a byte scan (plus a full JSON check on a sample); "full": JSON.parse every message
+    checkEvery: 97, // with parse=seq: JSON.parse and check every k-th message, and every connection's first
+    deflate: true, // offer permessage-deflate (browsers always do)
+    connectTimeoutMs: 20000,
+  },
+  JSON.parse(process.argv[2] || "{}"),
+);
+
+const mono = () => Number(process.hrtime.bigint()) / 1e6;
+const out = (tag, obj) => process.stdout.write(`${tag} ${JSON.stringify(obj)}\n`);
+
+const conns = [];
+const stats = {
+  attempted: 0,
+  opened: 0,
+  failed: 0,
+  closed: 0,
+  messages: 0,
+  bytes: 0,
+  checked: 0,
+  invalid: 0,
+  stale: 0, // a leaderboard_update not newer than the one before it on the same connection
+  other: 0, // messages of other types
+  errors: {},
+  closeCodes: {},
+  connectMs: [],
+  firstMessageMs: [],
+};
+let sampleText = null;
+let sampleBytes = 0;
+let rampStart = 0;
+let rampDone = 0;
+
+function noteError(err) {
+  const key = String((err && (err.code || err.message)) || err).slice(0, 80);
+  stats.errors[key] = (stats.errors[key] || 0) + 1;
+}
+
+function record(c, seq, t, raw) {
+  if (c.seqs.length === 0) stats.firstMessageMs.push(t - c.started);
+  if (seq <= c.last) {
+    stats.stale += 1;
+    return;
+  }
+  c.last = seq;
+  c.seqs.push(seq);
+  c.times.push(t);
+  if (c.id === 0 && raw !== undefined) {
+    sampleText = raw;
+  }
+}
+
+function checkJson(text, seq) {
+  stats.checked += 1;
+  try {
+    const m = JSON.parse(text);
+    const board = m.data && m.data.leaderboard;
+    if (m.type !== "leaderboard_update" || m.seq !== seq || !Array.isArray(board) || board.length > 10) {
+      stats.invalid += 1;
+    }
+  } catch {
+    stats.invalid += 1;
+  }
+}
+
+const SEQ = Buffer.from('"seq":');
+const LBU = Buffer.from('"leaderboard_update"');
+
+function seqFromBuffer(buf, from = 0) {
+  const i = buf.indexOf(SEQ, from);
+  if (i < 0) return -1;
+  let n = 0;
+  let j = i + SEQ.length;
+  let any = false;
+  for (; j < buf.length; j++) {
+    const d = buf[j] - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+    any = true;
+  }
+  return any ? n : -1;
+}
+
+// ---- transports ------------------------------------------------------------------------------
+
+function connWs(c, done) {
+  const url = `ws://${cfg.host}:${cfg.port}/ws/scoreboard`;
+  const ws = new WebSocket(url, {
+    perMessageDeflate: cfg.deflate,
+    localAddress: c.source,
+    handshakeTimeout: cfg.connectTimeoutMs,
+  });
+  c.sock = ws;
+  ws.on("open", () => {
+    c.open = true;
+    c.extensions = ws.extensions;
+    stats.opened += 1;
+    stats.connectMs.push(mono() - c.started);
+    done();
+  });
+  ws.on("message", (data, isBinary) => {
+    const t = mono();
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    stats.messages += 1;
+    stats.bytes += buf.length;
+    const lbu = buf.indexOf(LBU);
+    if (lbu < 0 || lbu > 16) {
+      stats.other += 1;
+      return;
+    }
+    let seq;
+    if (cfg.parse === "full") {
+      const m = JSON.parse(buf.toString("utf8"));
+      seq = m.seq;
+      stats.checked += 1;
+      if (!Array.isArray(m.data && m.data.leaderboard)) stats.invalid += 1;
+    } else {
+      seq = seqFromBuffer(buf);
+      if (c.seqs.length === 0 || stats.messages % cfg.checkEvery === 0) checkJson(buf.toString("utf8"), seq);
+    }
+    record(c, seq, t, c.id === 0 ? buf : undefined);
+  });
+  ws.on("error", (err) => {
+    noteError(err);
+    if (!c.open && !c.failed) {
+      c.failed = true;
+      stats.failed += 1;
+      done();
+    }
+  });
+  ws.on("close", (code) => {
+    if (c.open && !c.closed) {
+      c.closed = true;
+      stats.closed += 1;
+      stats.closeCodes[code] = (stats.closeCodes[code] || 0) + 1;
+    }
+  });
+}
+
+function connSse(c, done) {
+  const req = http.request({
+    host: cfg.host,
+    port: cfg.port,
+    path: "/events/scoreboard",
+    headers: { Accept: "text/event-stream", "Cache-Control": "no-cache" },
+    agent: false,
+    localAddress: c.source,
+    timeout: cfg.connectTimeoutMs,
+  });
+  c.sock = req;
+  req.on("response", (res) => {
+    if (res.statusCode !== 200) {
+      noteError(`HTTP ${res.statusCode}`);
+      c.failed = true;
+      stats.failed += 1;
+      res.resume();
+      done();
+      return;
+    }
+    req.setTimeout(0);
+    c.open = true;
+    stats.opened += 1;
+    stats.connectMs.push(mono() - c.started);
+    done();
+    res.setEncoding("utf8");
+    let pending = "";
+    res.on("data", (chunk) => {
+      const t = mono();
+      stats.bytes += chunk.length;
+      pending += chunk;
+      let end;
+      while ((end = pending.indexOf("\n\n")) >= 0) {
+        const block = pending.slice(0, end);
+        pending = pending.slice(end + 2);
+        let event = "message";
+        let id = null;
+        let data = null;
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("id:")) id = line.slice(3).trim();
+          else if (line.startsWith("data:")) data = data === null ? line.slice(5).trimStart() : `${data}\n${line.slice(5).trimStart()}`;
+        }
+        if (data === null) continue; // retry: hint, heartbeat comment
+        stats.messages += 1;
+        if (event !== "leaderboard_update") {
+          stats.other += 1;
+          continue;
+        }
+        const seq = Number(id);
+        if (cfg.parse === "full" || c.seqs.length === 0 || stats.messages % cfg.checkEvery === 0) checkJson(data, seq);
+        record(c, seq, t, c.id === 0 ? data : undefined);
+      }
+    });
+    res.on("end", () => {
+      if (!c.closed) {
+        c.closed = true;
+        stats.closed += 1;
+        stats.closeCodes.end = (stats.closeCodes.end || 0) + 1;
+      }
+    });
+    res.on("error", noteError);
+  });
+  req.on("timeout", () => req.destroy(new Error("connect timeout")));
+  req.on("error", (err) => {
+    noteError(err);
+    if (!c.open && !c.failed) {
+      c.failed = true;
+      stats.failed += 1;
+      done();
+    } else if (c.open && !c.closed) {
+      c.closed = true;
+      stats.closed += 1;
+    }
+  });
+  req.end();
+}
+
+function connSio(c, done) {
+  const sock = io(`http://${cfg.host}:${cfg.port}`, {
+    transports: ["websocket"],
+    reconnection: false,
+    forceNew: true,
+    perMessageDeflate: cfg.deflate ? { threshold: 1024 } : false,
+    localAddress: c.source,
+    timeout: cfg.connectTimeoutMs,
+  });
+  c.sock = sock;
+  sock.on("connect", () => {
+    c.open = true;
+    stats.opened += 1;
+    stats.connectMs.push(mono() - c.started);
+    try {
+      c.extensions = sock.io.engine.transport.ws.extensions;
+    } catch {}
+    done();
+  });
+  sock.on("leaderboard_update", (m) => {
+    const t = mono();
+    stats.messages += 1;
+    stats.checked += 1;
+    if (!Array.isArray(m && m.data && m.data.leaderboard)) stats.invalid += 1;
+    record(c, m.seq, t, c.id === 0 ? JSON.stringify(m) : undefined);
+  });
+  sock.on("connect_error", (err) => {
+    noteError(err);
+    if (!c.open && !c.failed) {
+      c.failed = true;
+      stats.failed += 1;
+      done();
+    }
+  });
+  sock.on("disconnect", (reason) => {
+    if (c.open && !c.closed) {
+      c.closed = true;
+      stats.closed += 1;
+      stats.closeCodes[reason] = (stats.closeCodes[reason] || 0) + 1;
+    }
+  });
+}
+
+function connSioRaw(c, done) {
+  const url = `ws://${cfg.host}:${cfg.port}/socket.io/?EIO=4&transport=websocket`;
+  const ws = new WebSocket(url, {
+    perMessageDeflate: cfg.deflate,
+    localAddress: c.source,
+    handshakeTimeout: cfg.connectTimeoutMs,
+  });
+  c.sock = ws;
+  ws.on("message", (data) => {
+    const t = mono();
+    const buf = Buffer.isBuffer(data) ? data : Buffer.concat([].concat(data));
+    const kind = buf[0];
+    if (kind === 0x30 /* '0' open */) {
+      ws.send("40");
+      return;
+    }
+    if (kind === 0x32 /* '2' ping */) {
+      ws.send("3");
+      return;
+    }
+    if (kind !== 0x34 /* '4' message */) return;
+    if (buf[1] === 0x30 /* '0' connect */ && !c.open) {
+      c.open = true;
+      c.extensions = ws.extensions;
+      stats.opened += 1;
+      stats.connectMs.push(mono() - c.started);
+      done();
+      return;
+    }
+    if (buf[1] !== 0x32 /* '2' event */) return;
+    stats.messages += 1;
+    stats.bytes += buf.length;
+    if (buf.indexOf(LBU) !== 3) {
+      stats.other += 1;
+      return;
+    }
+    const seq = seqFromBuffer(buf);
+    if (cfg.parse === "full" || c.seqs.length === 0 || stats.messages % cfg.checkEvery === 0) {
+      const text = buf.toString("utf8", 2);
+      stats.checked += 1;
+      try {
+        const [name, m] = JSON.parse(text);
+        if (name !== "leaderboard_update" || m.seq !== seq || !Array.isArray(m.data.leaderboard)) stats.invalid += 1;
+      } catch {
+        stats.invalid += 1;
+      }
+    }
+    record(c, seq, t, c.id === 0 ? buf : undefined);
+  });
+  ws.on("error", (err) => {
+    noteError(err);
+    if (!c.open && !c.failed) {
+      c.failed = true;
+      stats.failed += 1;
+      done();
+    }
+  });
+  ws.on("close", (code) => {
+    if (!c.open && !c.failed) {
+      c.failed = true;
+      stats.failed += 1;
+      done();
+    } else if (c.open && !c.closed) {
+      c.closed = true;
+      stats.closed += 1;
+      stats.closeCodes[code] = (stats.closeCodes[code] || 0) + 1;
+    }
+  });
+}
+
+const connect = { ws: connWs, sse: connSse, sio: connSio, sioraw: connSioRaw }[cfg.mode];
+if (!connect) throw new Error(`unknown mode ${cfg.mode}`);
+
+// ---- ramp ----------------------------------------------------------------------------------------
+
+function ramp() {
+  rampStart = mono();
+  let next = 0;
+  let inflight = 0;
+  let settled = 0;
+  const launch = () => {
+    while (inflight < cfg.concurrency && next < cfg.n) {
+      const c = {
+        id: next,
+        source: cfg.sources[next % cfg.sources.length],
+        started: mono(),
+        open: false,
+        failed: false,
+        closed: false,
+        last: -1,
+        seqs: [],
+        times: [],
+      };
+      conns.push(c);
+      next += 1;
+      inflight += 1;
+      stats.attempted += 1;
+      let once = false;
+      const timer = setTimeout(() => {
+        if (!once) {
+          noteError("connect timeout");
+          c.failed = true;
+          stats.failed += 1;
+          finishOne();
+        }
+      }, cfg.connectTimeoutMs + 5000);
+      const finishOne = () => {
+        if (once) return;
+        once = true;
+        clearTimeout(timer);
+        inflight -= 1;
+        settled += 1;
+        if (settled === cfg.n) {
+          rampDone = mono();
+          out("READY", status());
+        } else setImmediate(launch);
+      };
+      connect(c, finishOne);
+    }
+  };
+  launch();
+}
+
+function pct(sorted, p) {
+  if (sorted.length === 0) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+function summary(arr) {
+  const s = Float64Array.from(arr).sort();
+  if (s.length === 0) return { n: 0 };
+  let sum = 0;
+  for (const v of s) sum += v;
+  const r = (v) => Math.round(v * 100) / 100;
+  return {
+    n: s.length,
+    min: r(s[0]),
+    p50: r(pct(s, 50)),
+    p90: r(pct(s, 90)),
+    p95: r(pct(s, 95)),
+    p99: r(pct(s, 99)),
+    p999: r(pct(s, 99.9)),
+    max: r(s[s.length - 1]),
+    mean: r(sum / s.length),
+  };
+}
+
+function status(seq) {
+  let open = 0;
+  let atSeq = 0;
+  let withSnapshot = 0;
+  const extensions = {};
+  for (const c of conns) {
+    if (c.open && !c.closed) open += 1;
+    if (c.seqs.length > 0) withSnapshot += 1;
+    if (seq !== undefined && c.last >= seq) atSeq += 1;
+    if (c.open) extensions[c.extensions || ""] = (extensions[c.extensions || ""] || 0) + 1;
+  }
+  const cpu = process.cpuUsage();
+  return {
+    attempted: stats.attempted,
+    opened: stats.opened,
+    open,
+    failed: stats.failed,
+    closed: stats.closed,
+    with_snapshot: withSnapshot,
+    at_seq: atSeq,
+    messages: stats.messages,
+    bytes: stats.bytes,
+    errors: stats.errors,
+    close_codes: stats.closeCodes,
+    extensions,
+    ramp_s: rampDone ? Math.round(rampDone - rampStart) / 1000 : null,
+    cpu_s: (cpu.user + cpu.system) / 1e6,
+    rss_mb: Math.round(process.memoryUsage().rss / 1048576),
+  };
+}
+
+function finish(commits, finalSeq) {
+  commits.sort((a, b) => a[0] - b[0]);
+  const total = conns.length * commits.length;
+  const fromResp = new Float64Array(total);
+  const fromSend = new Float64Array(total);
+  const fromEvent = new Float64Array(total);
+  let ke = 0;
+  let k = 0;
+  let missing = 0;
+  let negative = 0;
+  const perConnP95 = [];
+  for (const c of conns) {
+    if (!c.open) continue;
+    let j = 0;
+    const mine = [];
+    for (const [seq, tResp, tSend, tEvent] of commits) {
+      while (j < c.seqs.length && c.seqs[j] < seq) j += 1;
+      if (j >= c.seqs.length) {
+        missing += 1;
+        continue;
+      }
+      const lat = c.times[j] - tResp;
+      if (lat < 0) negative += 1;
+      fromResp[k] = lat;
+      fromSend[k] = c.times[j] - (tSend ?? tResp);
+      if (tEvent !== undefined && tEvent !== null) fromEvent[ke++] = c.times[j] - tEvent;
+      mine.push(lat);
+      k += 1;
+    }
+    if (mine.length) {
+      mine.sort((a, b) => a - b);
+      perConnP95.push(pct(mine, 95));
+    }
+  }
+  const lastSeqs = {};
+  let onFinal = 0;
+  let openOnFinal = 0;
+  let open = 0;
+  for (const c of conns) {
+    if (c.open && !c.closed) open += 1;
+    lastSeqs[c.last] = (lastSeqs[c.last] || 0) + 1;
+    if (c.last === finalSeq) {
+      onFinal += 1;
+      if (c.open && !c.closed) openOnFinal += 1;
+    }
+  }
+  let messagesRecorded = 0;
+  for (const c of conns) messagesRecorded += c.seqs.length;
+  const cpu = process.cpuUsage();
+  return {
+    mode: cfg.mode,
+    n: cfg.n,
+    opened: stats.opened,
+    open_at_end: open,
+    failed: stats.failed,
+    closed: stats.closed,
+    close_codes: stats.closeCodes,
+    errors: stats.errors,
+    final_seq: finalSeq,
+    on_final_seq: onFinal,
+    open_on_final_seq: openOnFinal,
+    last_seq_histogram: lastSeqs,
+    commits: commits.length,
+    samples: k,
+    missing,
+    negative,
+    latency_ms: summary(fromResp.subarray(0, k)),
+    latency_from_send_ms: summary(fromSend.subarray(0, k)),
+    latency_from_event_ms: summary(fromEvent.subarray(0, ke)),
+    per_connection_p95_ms: summary(perConnP95),
+    connect_ms: summary(stats.connectMs),
+    first_message_ms: summary(stats.firstMessageMs),
+    messages: stats.messages,
+    messages_recorded: messagesRecorded,
+    stale: stats.stale,
+    other: stats.other,
+    checked: stats.checked,
+    invalid: stats.invalid,
+    bytes: stats.bytes,
+    sample_bytes: sampleText ? Buffer.byteLength(sampleText) : 0,
+    cpu_s: (cpu.user + cpu.system) / 1e6,
+    rss_mb: Math.round(process.memoryUsage().rss / 1048576),
+  };
+}
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on("line", (line) => {
+  if (!line.trim()) return;
+  const msg = JSON.parse(line);
+  if (msg.cmd === "status") out("STATUS", status(msg.seq));
+  else if (msg.cmd === "sample") out("SAMPLE", { text: sampleText ? sampleText.toString() : null });
+  else if (msg.cmd === "finish") {
+    out("RESULT", finish(msg.commits, msg.final_seq));
+    for (const c of conns) {
+      try {
+        if (cfg.mode === "sse") c.sock.destroy();
+        else if (cfg.mode === "sio") c.sock.disconnect();
+        else c.sock.terminate();
+      } catch {}
+    }
+    setTimeout(() => process.exit(0), 200);
+  }
+});
+rl.on("close", () => process.exit(0));
+process.on("uncaughtException", (err) => {
+  noteError(err);
+  process.stderr.write(`uncaught: ${err && err.stack}\n`);
+});
+
+ramp();
