@@ -111,7 +111,6 @@ class Hub:
         self._last_top: list[tuple[Any, ...]] | None = None
         self._last_entries: list[dict[str, Any]] = []
         self.current: Message | None = None
-        self.sent = 0
 
     # -- connections -------------------------------------------------------------------
 
@@ -194,7 +193,6 @@ class Hub:
                 if message is not None:
                     for conn in list(self.connections):
                         conn.send(message)
-                    self.sent += 1
             except Exception:
                 log.exception("live broadcast failed")
             rest = self.min_interval - (time.monotonic() - started)

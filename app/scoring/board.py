@@ -104,9 +104,6 @@ class Board:
         if timer is not None:
             timer.cancel()
 
-    def forget(self, user_id: int) -> None:
-        self._names.pop(user_id, None)
-
     def page(self, limit: int, offset: int) -> Page:
         """The serialised leaderboard page at the newest state this process knows."""
         if not self.loaded:
