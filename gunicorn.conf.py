@@ -13,3 +13,6 @@ timeout = 30
 keepalive = 5
 accesslog = os.environ.get("ACCESS_LOG") or None
 preload_app = False
+# The control socket lives at one path per user (~/.gunicorn/gunicorn.ctl): a second master on
+# the same machine would take it over, and a command meant for one would reach the other.
+control_socket_disable = True

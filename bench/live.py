@@ -1,8 +1,11 @@
 """Live-update benchmark (SPEC §7, §12): WebSocket and SSE viewers, commit-to-receipt latency.
 
     .venv/bin/python bench/live.py                                  # ws+sse at 1000 and 5000, 30 s
-    .venv/bin/python bench/live.py --viewers 10000 --transport ws
-    .venv/bin/python bench/live.py --viewers 200 --duration 10 --socketio sioraw   # smoke test
+    .venv/bin/python bench/live.py --viewers 10000 --transport ws --socketio sioraw --sio-deflate off
+    .venv/bin/python bench/live.py --viewers 5000 --transport ws --profile 15 --client-procs 2
+    .venv/bin/python bench/live.py --viewers 200 --duration 5                  # smoke test
+
+See bench/live_README.md for the method and the latest figures.
 
 One command, stops by itself, kills everything it started (also on errors and Ctrl-C). For each
 (transport, N) phase, against 127.0.0.1 on this machine:
@@ -534,7 +537,9 @@ class Viewers:
         return self.proc.pid
 
 
-def viewer_cfg(mode: str, port: int, n: int, args: argparse.Namespace) -> dict[str, Any]:
+def viewer_cfg(
+    mode: str, port: int, n: int, args: argparse.Namespace, deflate: bool = True
+) -> dict[str, Any]:
     sources = [f"127.0.0.{i + 1}" for i in range(max(1, math.ceil(n / PER_SOURCE_IP)))]
     return {
         "mode": mode,
@@ -544,8 +549,157 @@ def viewer_cfg(mode: str, port: int, n: int, args: argparse.Namespace) -> dict[s
         "concurrency": args.connect_concurrency,
         "sources": sources,
         "parse": args.parse,
-        "deflate": True,
+        "deflate": deflate,
     }
+
+
+class ViewerGroup:
+    """N viewers split over `procs` Node processes (each its own event loop), results merged."""
+
+    def __init__(self, cfg: dict[str, Any], procs: int, log_path: Path):
+        n = cfg["n"]
+        procs = max(1, min(procs, n))
+        sizes = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+        self.parts: list[Viewers] = []
+        offset = 0
+        for i, size in enumerate(sizes):
+            part = dict(cfg, n=size, offset=offset, concurrency=max(1, cfg["concurrency"] // procs))
+            name = log_path if procs == 1 else log_path.with_name(f"{log_path.stem}-{i}{log_path.suffix}")
+            self.parts.append(Viewers(part, name))
+            offset += size
+        self.n = n
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.parts]
+
+    def expect_ready(self, timeout: float) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        return [p.expect("READY", max(1.0, deadline - time.monotonic())) for p in self.parts]
+
+    def status(self, seq: int | None = None) -> dict[str, Any]:
+        for p in self.parts:  # ask all first: they answer in parallel
+            p.send({"cmd": "status", "seq": seq})
+        return merge_counts([p.expect("STATUS", 60) for p in self.parts])
+
+    def mark(self) -> None:
+        for p in self.parts:
+            p.send({"cmd": "mark"})
+        for p in self.parts:
+            p.expect("MARK", 60)
+
+    def sample(self) -> str | None:
+        return self.parts[0].sample()
+
+    def finish(self, commits: list[list[float]], final_seq: int) -> dict[str, Any]:
+        for p in self.parts:
+            p.send({"cmd": "finish", "commits": commits, "final_seq": final_seq})
+        results = [p.expect("RESULT", 300) for p in self.parts]
+        for p in self.parts:
+            try:
+                p.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                pass
+            CHILDREN.stop(p.proc)
+        return merge_results(results, self.n)
+
+    def kill(self) -> None:
+        for p in self.parts:
+            p.kill()
+
+
+def merge_counts(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add up the numbers of several clients' answers; dicts of counts add up key by key."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, bool) or value is None:
+                out.setdefault(key, value)
+            elif isinstance(value, int | float):
+                out[key] = out.get(key, 0) + value
+            elif isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values()):
+                d = out.setdefault(key, {})
+                for k, v in value.items():
+                    d[k] = d.get(k, 0) + v
+            else:
+                out.setdefault(key, value)
+    if len(parts) > 1 and "ramp_s" in out:
+        out["ramp_s"] = max((p.get("ramp_s") or 0) for p in parts)
+    return out
+
+
+def summary_from_hist(hist: dict[str, int]) -> dict[str, Any]:
+    """Percentiles from 0.1 ms buckets (bucket b holds values in [b/10, (b+1)/10) ms)."""
+    items = sorted((int(b), c) for b, c in hist.items())
+    n = sum(c for _, c in items)
+    if not n:
+        return {"n": 0}
+    out: dict[str, Any] = {"n": n, "min": items[0][0] / 10}
+    marks = [(50, "p50"), (90, "p90"), (95, "p95"), (99, "p99"), (99.9, "p999")]
+    seen, i = 0, 0
+    for b, c in items:
+        seen += c
+        while i < len(marks) and seen >= math.ceil(marks[i][0] / 100 * n):
+            out[marks[i][1]] = round((b + 1) / 10, 1)  # upper edge: never understates
+            i += 1
+    out["max"] = round((items[-1][0] + 1) / 10, 1)
+    out["mean"] = round(sum((b + 0.5) / 10 * c for b, c in items) / n, 2)
+    return out
+
+
+def summary_of(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    v = sorted(values)
+
+    def pct(p: float) -> float:
+        return v[min(len(v) - 1, max(0, math.ceil(p / 100 * len(v)) - 1))]
+
+    return {
+        "n": len(v),
+        "min": v[0],
+        "p50": pct(50),
+        "p90": pct(90),
+        "p95": pct(95),
+        "p99": pct(99),
+        "max": v[-1],
+        "mean": round(sum(v) / len(v), 2),
+    }
+
+
+def merge_results(parts: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """One client result from several processes' results."""
+    hists = {
+        "latency_ms": "hist_latency",
+        "latency_from_send_ms": "hist_from_send",
+        "latency_from_event_ms": "hist_from_event",
+    }
+    raw_lists = {
+        "per_connection_p95_ms": "per_connection_p95",
+        "connect_ms": "connect_ms_raw",
+        "first_message_ms": "first_message_ms_raw",
+    }
+    skip = (
+        set(hists) | set(hists.values()) | set(raw_lists) | set(raw_lists.values()) | {"event_loop_delay_ms"}
+    )
+    out = merge_counts([{k: v for k, v in p.items() if k not in skip} for p in parts])
+    out["n"] = n
+    out["final_seq"] = parts[0]["final_seq"]
+    out["commits"] = parts[0]["commits"]
+    out["sample_bytes"] = parts[0]["sample_bytes"]
+    out["processes"] = len(parts)
+    for name, key in hists.items():
+        merged: dict[str, int] = {}
+        for p in parts:
+            for b, c in (p.get(key) or {}).items():
+                merged[b] = merged.get(b, 0) + c
+        out[name] = summary_from_hist(merged)
+        if len(parts) == 1:  # exact figures from the one client
+            out[name] = parts[0][name]
+    for name, key in raw_lists.items():
+        out[name] = summary_of([v for p in parts for v in (p.get(key) or [])])
+    out["event_loop_delay_ms"] = [p.get("event_loop_delay_ms") for p in parts]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -893,11 +1047,21 @@ def short_frame(frame: str) -> str:
 
 
 def idle_viewers(
-    server: Server, mode: str, n: int, args: argparse.Namespace, run_dir: Path, tag: str
-) -> tuple[Viewers, dict[str, Any]]:
+    server: Server,
+    mode: str,
+    n: int,
+    args: argparse.Namespace,
+    run_dir: Path,
+    tag: str,
+    deflate: bool = True,
+) -> tuple[ViewerGroup, dict[str, Any]]:
     """Warm both workers up, then connect N viewers and measure what holding them costs."""
-    warm = Viewers(viewer_cfg(mode, server.port, 64, args), run_dir / f"{tag}-warmup-client.log")
-    warm.expect("READY", 60)
+    warm = ViewerGroup(
+        viewer_cfg(mode, server.port, 64, args, deflate),
+        args.client_procs,
+        run_dir / f"{tag}-warmup-client.log",
+    )
+    warm.expect_ready(60)
     warm.finish([], -1)
     time.sleep(2.0)  # the warm-up connections close
     base_sockets = server.worker_sockets()
@@ -906,8 +1070,10 @@ def idle_viewers(
 
     log(f"{tag}: connecting {n} {mode} viewers")
     t0 = time.monotonic()
-    viewers = Viewers(viewer_cfg(mode, server.port, n, args), run_dir / f"{tag}-client.log")
-    ready = viewers.expect("READY", 120 + n / 20)
+    viewers = ViewerGroup(
+        viewer_cfg(mode, server.port, n, args, deflate), args.client_procs, run_dir / f"{tag}-client.log"
+    )
+    ready = viewers.expect_ready(120 + n / 20)
     ramp_s = time.monotonic() - t0
     time.sleep(args.settle)
     st = viewers.status()
@@ -917,7 +1083,7 @@ def idle_viewers(
     held_per_worker = {str(pid): sockets.get(pid, 0) - base_sockets.get(pid, 0) for pid in sockets}
     held = max(st["open"], 1)
     info = {
-        "ready": ready,
+        "ready": merge_counts(ready),
         "status_idle": st,
         "ramp_s": round(ramp_s, 2),
         "connections_held": st["open"],
@@ -961,13 +1127,14 @@ def app_phase(mode: str, n: int, args: argparse.Namespace, driver: Driver, run_d
         cpu = CpuWindow(
             {
                 "server": [server.proc.pid, *workers],
-                "client": [viewers.pid],
+                "client": viewers.pids,
                 "postgres": lambda: pids_named("postgres"),
                 "redis": [rp] if rp else [],
                 "driver": [os.getpid()],
             }
         )
         log(f"{tag}: driving {args.rate}/s for {args.duration}s")
+        viewers.mark()  # the clients' event-loop delay is measured over the window
         cpu.start()
         drive = driver.drive(args.duration, args.rate)
         commits = drive.pop("commits")
@@ -1030,9 +1197,15 @@ def ensure_sio_venv() -> None:
 
 
 def sio_phase(
-    mode: str, n: int, args: argparse.Namespace, message: dict[str, Any], run_dir: Path, first_seq: int
+    mode: str,
+    n: int,
+    args: argparse.Namespace,
+    message: dict[str, Any],
+    run_dir: Path,
+    first_seq: int,
+    deflate: bool = True,
 ) -> dict[str, Any]:
-    tag = f"{mode}-{n}"
+    tag = f"{mode}-{n}" if deflate else f"{mode}-nodeflate-{n}"
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -1063,7 +1236,7 @@ def sio_phase(
     msg_path.write_text(json.dumps(message))
     commits_path = run_dir / f"{tag}-commits.json"
     try:
-        viewers, idle = idle_viewers(server, mode, n, args, run_dir, tag)
+        viewers, idle = idle_viewers(server, mode, n, args, run_dir, tag, deflate)
         workers = server.workers()
         rp = redis_pid()
         emitter_cmd = [
@@ -1084,8 +1257,9 @@ def sio_phase(
         log(f"{tag}: emitting {args.rate}/s for {args.duration}s")
         emitter = CHILDREN.start(emitter_cmd, env=env, log=run_dir / f"{tag}-emitter.log")
         cpu = CpuWindow(
-            {"server": [server.proc.pid, *workers], "client": [viewers.pid], "redis": [rp] if rp else []}
+            {"server": [server.proc.pid, *workers], "client": viewers.pids, "redis": [rp] if rp else []}
         )
+        viewers.mark()  # the clients' event-loop delay is measured over the window
         cpu.start()
         emitter.wait(args.duration + 60)
         commits = json.loads(commits_path.read_text())
@@ -1126,7 +1300,7 @@ def sio_phase(
             "client": result,
             "profile": profile,
             "setup": f"Flask-SocketIO, gunicorn -k gevent -w {args.sio_workers}, websocket only, "
-            "Redis message queue",
+            f"Redis message queue, viewers {'offer' if deflate else 'do not offer'} permessage-deflate",
         }
         report_phase(stats)
         return stats
@@ -1237,11 +1411,22 @@ def main() -> int:
     )
     ap.add_argument("--socketio-viewers", default=None, help="N for the baseline (default: --viewers)")
     ap.add_argument("--sio-workers", type=int, default=2)
+    ap.add_argument(
+        "--sio-deflate",
+        default="on",
+        help="baseline viewers offer permessage-deflate (on, as browsers do), not (off), or on,off",
+    )
     ap.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY")
     ap.add_argument("--worker-connections", type=int, default=20000)
     ap.add_argument("--ws-limit", type=int, default=50000, help="WS_CONNECTION_LIMIT per process")
     ap.add_argument("--graceful-timeout", type=int, default=30)
     ap.add_argument("--connect-concurrency", type=int, default=200, help="handshakes in flight")
+    ap.add_argument(
+        "--client-procs",
+        type=int,
+        default=1,
+        help="Node processes the N viewers are split over (default 1; they share the machine's cores)",
+    )
     ap.add_argument(
         "--parse",
         default="seq",
@@ -1287,6 +1472,7 @@ def main() -> int:
         )
     modes = {"both": ["ws", "sse"], "none": []}.get(args.transport, [args.transport])
     sio_modes = {"both": ["sioraw", "sio"], "none": []}.get(args.socketio, [args.socketio])
+    sio_deflate = [{"on": True, "off": False}[x] for x in args.sio_deflate.split(",")]
     OUT.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = OUT / f"live-{stamp}"
@@ -1355,11 +1541,12 @@ def main() -> int:
             seq = 1
             for n in sio_n:
                 for mode in sio_modes:
-                    wait_quiet(args.wait_quiet)
-                    stats = sio_phase(mode, n, args, message, run_dir, seq)
-                    seq = stats["last_commit_seq"] + 1
-                    results["phases"].append(stats)
-                    out_json.write_text(json.dumps(results, indent=1))
+                    for deflate in sio_deflate:
+                        wait_quiet(args.wait_quiet)
+                        stats = sio_phase(mode, n, args, message, run_dir, seq, deflate)
+                        seq = stats["last_commit_seq"] + 1
+                        results["phases"].append(stats)
+                        out_json.write_text(json.dumps(results, indent=1))
     except KeyboardInterrupt:
         log("interrupted; stopping everything")
         return 130

@@ -24,6 +24,7 @@ from app.scoring.writer import Placement
 log = logging.getLogger(__name__)
 
 TOP = 10
+YIELD_EVERY = 256  # connections written between yields to the request greenlets
 
 
 class Message:
@@ -191,8 +192,10 @@ class Hub:
             try:
                 message = self._build()
                 if message is not None:
-                    for conn in list(self.connections):
+                    for i, conn in enumerate(list(self.connections), 1):
                         conn.send(message)
+                        if i % YIELD_EVERY == 0:
+                            time.sleep(0)  # let requests run during a long fan-out (gevent)
             except Exception:
                 log.exception("live broadcast failed")
             rest = self.min_interval - (time.monotonic() - started)

@@ -19,6 +19,7 @@
 //   {"cmd":"sample"}           the raw text of the newest message connection 0 received
 import http from "node:http";
 import readline from "node:readline";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import WebSocket from "ws";
 import { io } from "socket.io-client";
 
@@ -34,6 +35,7 @@ const cfg = Object.assign(
     checkEvery: 97, // with parse=seq: JSON.parse and check every k-th message, and every connection's first
     deflate: true, // offer permessage-deflate (browsers always do)
     connectTimeoutMs: 20000,
+    offset: 0, // id of this process's first connection (several client processes share one run)
   },
   JSON.parse(process.argv[2] || "{}"),
 );
@@ -59,6 +61,11 @@ const stats = {
   firstMessageMs: [],
 };
 let sampleText = null;
+// How late this event loop runs: receive times are taken in the message callbacks, so a busy client
+// stamps late. Reset by {"cmd":"mark"} when the measured window starts.
+const LOOP_RESOLUTION_MS = 10;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+loopDelay.enable();
 let sampleBytes = 0;
 let rampStart = 0;
 let rampDone = 0;
@@ -77,7 +84,7 @@ function record(c, seq, t, raw) {
   c.last = seq;
   c.seqs.push(seq);
   c.times.push(t);
-  if (c.id === 0 && raw !== undefined) {
+  if (c.id === 0 && cfg.offset === 0 && raw !== undefined) {
     sampleText = raw;
   }
 }
@@ -374,7 +381,7 @@ function ramp() {
     while (inflight < cfg.concurrency && next < cfg.n) {
       const c = {
         id: next,
-        source: cfg.sources[next % cfg.sources.length],
+        source: cfg.sources[(cfg.offset + next) % cfg.sources.length],
         started: mono(),
         open: false,
         failed: false,
@@ -515,6 +522,17 @@ function finish(commits, finalSeq) {
       if (c.open && !c.closed) openOnFinal += 1;
     }
   }
+  // 0.1 ms buckets, sparse, so that several client processes' results can be merged exactly
+  const hist = (arr) => {
+    const h = {};
+    for (const v of arr) {
+      const b = Math.floor(v * 10);
+      h[b] = (h[b] || 0) + 1;
+    }
+    return h;
+  };
+  // the histogram's values include the sampling interval itself: subtract it
+  const ms = (ns) => Math.max(0, Math.round(ns / 1e4) / 100 - LOOP_RESOLUTION_MS);
   let messagesRecorded = 0;
   for (const c of conns) messagesRecorded += c.seqs.length;
   const cpu = process.cpuUsage();
@@ -538,6 +556,18 @@ function finish(commits, finalSeq) {
     latency_ms: summary(fromResp.subarray(0, k)),
     latency_from_send_ms: summary(fromSend.subarray(0, k)),
     latency_from_event_ms: summary(fromEvent.subarray(0, ke)),
+    hist_latency: hist(fromResp.subarray(0, k)),
+    hist_from_send: hist(fromSend.subarray(0, k)),
+    hist_from_event: hist(fromEvent.subarray(0, ke)),
+    per_connection_p95: perConnP95.map((v) => Math.round(v * 100) / 100),
+    connect_ms_raw: stats.connectMs.map((v) => Math.round(v * 10) / 10),
+    first_message_ms_raw: stats.firstMessageMs.map((v) => Math.round(v * 10) / 10),
+    event_loop_delay_ms: {
+      p50: ms(loopDelay.percentile(50)),
+      p99: ms(loopDelay.percentile(99)),
+      max: ms(loopDelay.max),
+      mean: ms(loopDelay.mean),
+    },
     per_connection_p95_ms: summary(perConnP95),
     connect_ms: summary(stats.connectMs),
     first_message_ms: summary(stats.firstMessageMs),
@@ -560,6 +590,10 @@ rl.on("line", (line) => {
   const msg = JSON.parse(line);
   if (msg.cmd === "status") out("STATUS", status(msg.seq));
   else if (msg.cmd === "sample") out("SAMPLE", { text: sampleText ? sampleText.toString() : null });
+  else if (msg.cmd === "mark") {
+    loopDelay.reset();
+    out("MARK", {});
+  }
   else if (msg.cmd === "finish") {
     out("RESULT", finish(msg.commits, msg.final_seq));
     for (const c of conns) {
