@@ -16,7 +16,6 @@ Prints a summary table; writes everything as JSON to bench/out/. See bench/READM
 from __future__ import annotations
 
 import argparse
-import atexit
 import collections
 import json
 import os
@@ -24,7 +23,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +30,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from harness import CHILDREN, free_port, log, on_signal, recreate_db, sql, tail
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -43,89 +43,6 @@ RAISED = "1000000/minute"
 
 # ------------------------------------------------------------------------------------------------
 # child processes: every one in its own session, all killed on exit, error or Ctrl-C
-
-
-class Children:
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen] = []
-        self._lock = threading.Lock()
-
-    def start(
-        self,
-        cmd: list[str],
-        *,
-        env: dict[str, str] | None = None,
-        log: Path | None = None,
-        stdout: Any = None,
-        cwd: Path = ROOT,
-    ) -> subprocess.Popen:
-        out = stdout
-        if log is not None:
-            out = open(log, "ab")  # noqa: SIM115 (closed with the process)
-        proc = subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT if log is not None else None,
-            start_new_session=True,
-        )
-        with self._lock:
-            self.procs.append(proc)
-        return proc
-
-    def stop(self, proc: subprocess.Popen, timeout: float = 10.0) -> None:
-        """SIGTERM the child's own process group (it is the group leader), then SIGKILL."""
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(5)
-        else:  # leader gone: make sure nothing it left behind in its group survives
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        with self._lock:
-            if proc in self.procs:
-                self.procs.remove(proc)
-
-    def stop_all(self) -> None:
-        for proc in list(reversed(self.procs)):
-            try:
-                self.stop(proc, timeout=5.0)
-            except Exception as exc:  # keep going: every child must go
-                print(f"warning: could not stop pid {proc.pid}: {exc}", file=sys.stderr)
-
-
-CHILDREN = Children()
-atexit.register(CHILDREN.stop_all)
-
-
-def _on_signal(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-# ------------------------------------------------------------------------------------------------
-# small helpers
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(
@@ -160,25 +77,6 @@ def run(
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
-def sql(db: str, statement: str, params: tuple | None = None) -> list[tuple]:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/{db}", autocommit=True) as conn:
-        cur = conn.execute(statement, params)
-        return cur.fetchall() if cur.description else []
-
-
-def recreate_db(name: str) -> None:
-    sql(
-        "postgres",
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> "
-        "pg_backend_pid()",
-        (name,),
-    )
-    sql("postgres", f'DROP DATABASE IF EXISTS "{name}"')
-    sql("postgres", f'CREATE DATABASE "{name}"')
-
-
 def wait_http(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -199,17 +97,6 @@ def wait_http(url: str, proc: subprocess.Popen, log_path: Path, timeout: float =
 def http_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310
         return json.loads(r.read())
-
-
-def tail(path: Path, n: int = 60) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return ""
-
-
-# ------------------------------------------------------------------------------------------------
-# CPU accounting from /proc: per-process utime+stime, grouped
 
 
 def _proc_table() -> dict[int, tuple[str, int, int, int, int]]:
@@ -1443,9 +1330,9 @@ def main() -> int:
     args.players = args.players or max(args.write_concurrency)
     skip = {s for s in args.skip.split(",") if s}
 
-    signal.signal(signal.SIGINT, _on_signal)  # also when started in the background (SIGINT ignored)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started in the background (SIGINT ignored)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else 65536
     resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
