@@ -10,7 +10,7 @@ from typing import Any
 
 import redis as redis_lib
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
 from app.auth.keys import AccessTokens
@@ -101,8 +101,6 @@ def build_services(config: Any, engine: Engine) -> Services:
     writer = BoardWriter(standings, broker, f"{ns}:board")
 
     def load_names(ids: list[int]) -> dict[int, tuple[str, str]]:
-        from sqlalchemy import bindparam
-
         stmt = _NAMES.bindparams(bindparam("ids", expanding=True))
         with engine.connect() as conn:
             return {r[0]: (r[1], r[2]) for r in conn.execute(stmt, {"ids": ids})}

@@ -8,8 +8,10 @@ from flask import Response, current_app
 
 from app.api import bp
 from app.api.context import body, json_response, origin, principal
+from app.api.leaderboard import percentile
 from app.api.schemas import LoginIn, MePatch, RegisterIn
 from app.auth.accounts import authenticate, create_user
+from app.auth.privacy import erase_user, export_user
 from app.errors import ScoreboardError
 from app.extensions import db
 from app.models.users import User
@@ -73,8 +75,6 @@ def current_account() -> User:
 
 def me_json(user: User) -> dict[str, Any]:
     standing, total = services().standings.rank(user.id)
-    from app.api.leaderboard import percentile
-
     return {
         **user_json(user),
         "user_id": user.id,
@@ -112,15 +112,11 @@ def patch_me() -> Response:
 
 @bp.get("/me/export")
 def export_me() -> Response:
-    from app.auth.privacy import export_user
-
     return json_response(export_user(services().engine, current_account().id))
 
 
 @bp.delete("/me")
 def delete_me() -> Response:
-    from app.auth.privacy import erase_user
-
     user = current_account()
     erase_user(services().engine, services().moderation, user.id, origin())
     return Response(status=204)

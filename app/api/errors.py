@@ -6,12 +6,13 @@ import logging
 import time
 
 import orjson
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import ScoreboardError
+from app.extensions import limiter
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +57,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(err: CSRFError) -> Response | tuple[str, int]:
         if _wants_page():
-            from flask import render_template
-
             message = "Your session expired or the form is stale. Go back, reload the page and try again."
             return render_template("error.html", title="Please try again", message=message), 400
         return error_response(ScoreboardError("FORBIDDEN", f"CSRF check failed: {err.description}"))
 
     @app.errorhandler(RateLimitExceeded)
     def _limited(err: RateLimitExceeded) -> Response:
-        from app.extensions import limiter
-
         wait = None
         current = limiter.current_limit
         if current is not None:
@@ -78,8 +75,6 @@ def register_error_handlers(app: Flask) -> None:
     def _http(err: HTTPException) -> Response | tuple[str, int]:
         status = err.code or 500
         if _wants_page():
-            from flask import render_template
-
             return render_template("error.html", title=err.name, message=err.description), status
         code = HTTP_CODES.get(status, "INTERNAL" if status >= 500 else "INVALID_REQUEST")
         message = err.description or err.name

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from app.models.types import UTCDateTime, utcnow
+from app.models.users import RANKED_SQL
 from app.scoring.board import iso
 from app.scoring.ranking import RankState
 from app.scoring.standings import Standings
@@ -40,7 +41,7 @@ _PERSIST = text(
 ).bindparams(bindparam("ts", type_=_TS))
 _ONE_STATE = text(
     "SELECT id, rank_version, score, score_updated_at, "
-    "CASE WHEN score_updated_at IS NOT NULL AND NOT is_banned AND NOT is_hidden THEN 1 ELSE 0 END, "
+    f"CASE WHEN {RANKED_SQL} THEN 1 ELSE 0 END, "
     "username, display_name FROM users WHERE id = :uid"
 ).columns(score_updated_at=_TS)
 
