@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
-from app.extensions import csrf, db, limiter, login_manager, migrate, sock
+from app.extensions import csrf, db, login_manager, migrate, sock
 
 
 def create_app(config: Any | None = None) -> Flask:
@@ -32,7 +32,6 @@ def create_app(config: Any | None = None) -> Flask:
     )
     login_manager.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
     sock.init_app(app)
 
     from app import models  # noqa: F401  (registers the tables)

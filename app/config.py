@@ -92,11 +92,6 @@ class Config:
         self.RATELIMIT_FLAGGED_SCORE = _env("RATELIMIT_FLAGGED_SCORE", "1/minute")
         self.RATELIMIT_LOGIN_FAILURES = _env("RATELIMIT_LOGIN_FAILURES", "5/15 minutes")
         self.RATELIMIT_STRATEGY = _env("RATELIMIT_STRATEGY", "moving-window")
-        # flask-limiter's own settings (the per-IP API limit)
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
-        self.RATELIMIT_KEY_PREFIX = f"{self.REDIS_NAMESPACE}:ip"
-        self.RATELIMIT_HEADERS_ENABLED = False  # they would overwrite our own Retry-After
         self.PENALTY_VIOLATIONS = _int("PENALTY_VIOLATIONS", 3)
         self.PENALTY_WINDOW_SECONDS = _int("PENALTY_WINDOW_SECONDS", 600)
         self.PENALTY_STEPS = [int(s) for s in _env("PENALTY_STEPS", "60,300,3600").split(",")]
@@ -114,9 +109,6 @@ class Config:
         self.TESTING = False
         for key, value in overrides.items():
             setattr(self, key, value)
-        if "REDIS_URL" in overrides or "REDIS_NAMESPACE" in overrides:
-            self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-            self.RATELIMIT_KEY_PREFIX = f"{self.REDIS_NAMESPACE}:ip"
 
     @property
     def production(self) -> bool:

@@ -21,9 +21,3 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 sock = Sock()
-
-from flask_limiter import Limiter  # noqa: E402
-from flask_limiter.util import get_remote_address  # noqa: E402
-
-# Per-IP API limit; storage (Redis or memory) and strategy come from RATELIMIT_* settings.
-limiter = Limiter(key_func=get_remote_address)

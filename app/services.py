@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from app.auth.keys import AccessTokens
 from app.auth.server import TokenIssuer
+from app.fraud.address import AddressLimit
 from app.fraud.limits import RateLimits
 from app.fraud.rules import FraudRules, Thresholds
 from app.live.broker import InProcessBroker, RedisBroker
@@ -50,6 +51,7 @@ class Services:
     issuer: TokenIssuer
     catalog: ActionCatalog
     hub: Hub
+    address_limit: AddressLimit | None
     _started: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -75,6 +77,8 @@ class Services:
         """Stop the listener and close connections (tests, shutdown)."""
         self.broker.stop()
         self.hub.stop()
+        if self.address_limit is not None:
+            self.address_limit.stop()
         self._stopped.set()
         self.board.stop()
         self.writer.wait()
@@ -156,6 +160,7 @@ def build_services(config: Any, engine: Engine) -> Services:
         issuer,
         catalog,
         hub,
+        AddressLimit(config.RATELIMIT_API_PER_IP, client, f"{ns}:ip") if config.RATELIMIT_ENABLED else None,
     )
 
 

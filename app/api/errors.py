@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import orjson
 from flask import Flask, Response, g, has_request_context, render_template, request
-from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import ScoreboardError
-from app.extensions import limiter
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +57,6 @@ def register_error_handlers(app: Flask) -> None:
             message = "Your session expired or the form is stale. Go back, reload the page and try again."
             return render_template("error.html", title="Please try again", message=message), 400
         return error_response(ScoreboardError("FORBIDDEN", f"CSRF check failed: {err.description}"))
-
-    @app.errorhandler(RateLimitExceeded)
-    def _limited(err: RateLimitExceeded) -> Response:
-        wait = None
-        current = limiter.current_limit
-        if current is not None:
-            wait = max(1, int(current.reset_at - time.time()))
-        return error_response(
-            ScoreboardError("RATE_LIMITED", "Too many requests from this address.", retry_after=wait)
-        )
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response | tuple[str, int]:

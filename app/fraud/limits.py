@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, storage_from_string
@@ -15,7 +18,7 @@ from limits.strategies import (
     RateLimiter,
     SlidingWindowCounterRateLimiter,
 )
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +35,43 @@ def parse_limit(text: str) -> RateLimitItem:
     return parse(text)
 
 
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One hit of `limit` for these identifiers."""
+
+    limit: str
+    ids: tuple[str | int, ...]
+    cost: int = 1
+
+
 class RateLimits:
     """Atomic counters shared by all processes; per-process memory while Redis is down."""
 
     def __init__(self, storage_uri: str, prefix: str, strategy: str = "moving-window"):
         cls = STRATEGIES[strategy]
         memory = MemoryStorage()
+        self._batch: Callable[[list[tuple[RateLimitItem, list[str], int]]], list[bool]] | None = None
         if storage_uri.startswith("memory"):
             self._primary = cls(memory)
         else:
             self._primary = cls(storage_from_string(storage_uri, key_prefix=prefix))
+            self._batch = _redis_batch(self._primary.storage, strategy)
         self._fallback = cls(memory)
+
+    def hit_many(self, checks: Sequence[Check]) -> list[int]:
+        """`hit` for several limits at once: one Redis round trip for all of them."""
+        if self._batch is None or len(checks) < 2:
+            return [self.hit(c.limit, *c.ids, cost=c.cost) for c in checks]
+        items = [(parse_limit(c.limit), [str(i) for i in c.ids], c.cost) for c in checks]
+        try:
+            allowed = self._batch(items)
+        except RedisError:
+            log.warning("rate limit storage unavailable; using process memory")
+            return [self.hit(c.limit, *c.ids, cost=c.cost) for c in checks]
+        return [
+            0 if ok else self._retry_after(self._primary, item, keys)
+            for ok, (item, keys, _) in zip(allowed, items, strict=True)
+        ]
 
     def hit(self, limit: str, *ids: str | int, cost: int = 1) -> int:
         """Count one attempt; return 0 if allowed, else the seconds until it would be."""
@@ -87,3 +116,48 @@ class RateLimits:
         except RedisError:
             return item.get_expiry()
         return max(1, math.ceil(reset - time.time()))
+
+
+def _redis_batch(
+    storage: Any, strategy: str
+) -> Callable[[list[tuple[RateLimitItem, list[str], int]]], list[bool]] | None:
+    """Run the `limits` library's own Redis scripts for several hits in one pipeline.
+
+    The same scripts and keys as one `hit` each, so the counters are the same ones; only the
+    round trips are shared. The sliding-window strategy keeps one round trip per hit.
+    """
+    if strategy == "moving-window":
+        script = storage.lua_acquire_moving_window
+
+        def args(item: RateLimitItem, cost: int) -> list[Any]:
+            return [time.time(), item.amount, item.get_expiry(), cost]
+
+        def allowed(item: RateLimitItem, result: Any) -> bool:
+            return bool(result)
+    elif strategy == "fixed-window":
+        script = storage.lua_incr_expire
+
+        def args(item: RateLimitItem, cost: int) -> list[Any]:
+            return [item.get_expiry(), cost]
+
+        def allowed(item: RateLimitItem, result: Any) -> bool:
+            return int(result) <= item.amount
+    else:
+        return None
+
+    def run(items: list[tuple[RateLimitItem, list[str], int]]) -> list[bool]:
+        calls = [
+            ([storage.prefixed_key(item.key_for(*keys))], args(item, cost)) for item, keys, cost in items
+        ]
+        pipe = storage.get_connection().pipeline(transaction=False)
+        for keys, argv in calls:
+            pipe.evalsha(script.sha, len(keys), *keys, *argv)
+        results = pipe.execute(raise_on_error=False)
+        for i, result in enumerate(results):
+            if isinstance(result, NoScriptError):  # Redis restarted empty: load and run that one
+                results[i] = script(*calls[i])
+            elif isinstance(result, Exception):
+                raise result
+        return [allowed(item, r) for (item, _, _), r in zip(items, results, strict=True)]
+
+    return run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
 
 from app.audit import Origin, audit_row, write_audit
-from app.fraud.limits import RateLimits
+from app.fraud.limits import Check, RateLimits
 from app.models.fraud import FraudFlag
 from app.models.types import UTCDateTime
 
@@ -67,12 +67,28 @@ class FraudRules:
         self.t = thresholds
         self.clock = clock
 
-    def after_accept(self, user_id: int, points: int, old_score: int, new_score: int) -> None:
-        """Burst, velocity and manual-review rules on an accepted action."""
+    def accept_checks(self, user_id: int, points: int) -> list[Check]:
+        """The counters an accepted action adds to: burst, then velocity."""
         t = self.t
-        if self.limits.hit(f"{t.burst_count}/{t.burst_window} seconds", "burst", user_id):
+        return [
+            Check(f"{t.burst_count}/{t.burst_window} seconds", ("burst", user_id)),
+            Check(f"{t.velocity}/hour", ("velocity", user_id), max(points, 0)),
+        ]
+
+    def after_accept(
+        self, user_id: int, points: int, old_score: int, new_score: int, waits: Sequence[int] | None = None
+    ) -> None:
+        """Burst, velocity and manual-review rules on an accepted action.
+
+        `waits`: the results of `accept_checks`, when the caller hit them in its own batch.
+        """
+        t = self.t
+        burst, velocity = (
+            waits if waits is not None else self.limits.hit_many(self.accept_checks(user_id, points))
+        )
+        if burst:
             self.flag(user_id, "burst", "high", {"count": t.burst_count + 1, "window": t.burst_window})
-        if self.limits.hit(f"{t.velocity}/hour", "velocity", user_id, cost=max(points, 0)):
+        if velocity:
             self.flag(user_id, "velocity", "medium", {"threshold": t.velocity})
         if old_score <= t.manual_review < new_score:
             self.flag(user_id, "manual_review", "medium", {"score": new_score})

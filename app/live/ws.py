@@ -8,6 +8,8 @@ import threading
 from collections import deque
 from typing import Any
 
+from gevent import monkey
+
 from app.live.frames import ws_text_frame
 from app.live.hub import Connection, Message
 
@@ -15,6 +17,9 @@ log = logging.getLogger(__name__)
 
 PING_FRAME = bytes((0x89, 0))  # an empty ping
 MAX_BACKLOG = 256 * 1024  # bytes a slow reader may fall behind before it is dropped
+# Under gevent one greenlet runs at a time and a non-blocking send never yields, so a write that
+# finds nothing queued or in flight needs no lock; with OS threads (tests, the dev server) it does.
+COOPERATIVE = monkey.is_module_patched("socket")
 
 
 class WsConnection(Connection):
@@ -46,27 +51,33 @@ class WsConnection(Connection):
         """Write now if the socket takes it all; else queue the rest for this connection's writer."""
         if self.closed:
             return
-        with self._lock:
-            if not self._backlog:
-                try:
-                    sent = self._raw.send(data, socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    sent = 0
-                except OSError:
-                    self._drop()
-                    return
-                if sent == len(data):
-                    return
-                data = data[sent:]
-            self._backlog.append(data)
-            self._backlog_bytes += len(data)
-            if self._backlog_bytes > MAX_BACKLOG:
-                log.info("dropping a websocket reader that fell %d bytes behind", self._backlog_bytes)
+        if COOPERATIVE:
+            self._write(data)
+        else:
+            with self._lock:
+                self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        if self._writer is None:  # nothing queued, nothing half-written by the writer
+            try:
+                sent = self._raw.send(data, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
                 self._drop()
                 return
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._drain, daemon=True)
-                self._writer.start()
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self._backlog.append(data)
+        self._backlog_bytes += len(data)
+        if self._backlog_bytes > MAX_BACKLOG:
+            log.info("dropping a websocket reader that fell %d bytes behind", self._backlog_bytes)
+            self._drop()
+            return
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._drain, daemon=True)
+            self._writer.start()
 
     def _drain(self) -> None:
         sock = self.ws.sock

@@ -10,29 +10,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 from app.audit import Origin, audit_row, write_audit
 from app.auth.principal import SCOPE_SCORE, Principal
 from app.errors import ScoreboardError
-from app.fraud.limits import RateLimits
+from app.fraud.limits import Check, RateLimits
 from app.fraud.rules import FraudRules
-from app.models.types import UTCDateTime
 from app.scoring.catalog import Action, ActionCatalog
 from app.scoring.ranking import RankState
-from app.scoring.store import ScoreStore
+from app.scoring.store import ActionReplayed, ScoreStore
 from app.scoring.tokens import ActionTokenSigner, TokenStore
 from app.scoring.writer import BoardWriter, change_event
 
 log = logging.getLogger(__name__)
-
-_TS = UTCDateTime()
-_LOAD = text(
-    "SELECT id, username, display_name, score, score_updated_at, is_banned, banned_until, "
-    "suspended_until, is_flagged, is_hidden, is_deleted, penalty_level FROM users WHERE id = :uid"
-).columns(score_updated_at=_TS, banned_until=_TS, suspended_until=_TS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +116,6 @@ class Scorer:
         clock: Callable[[], float] = time.time,
     ):
         self.engine = engine
-        self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")  # no BEGIN/ROLLBACK
         self.store = ScoreStore(engine, writer.seq_in_database)
         self.catalog = catalog
         self.signer = signer
@@ -149,16 +139,16 @@ class Scorer:
         player = self._player(who.user_id)
         self._check_standing(player)
         self.catalog.get(action_type)
-        self._limit(self.policy.token_per_user, "token", who.user_id)
+        wait = self._waits([self._token_check(who.user_id)])[0]
+        if wait:
+            raise ScoreboardError("RATE_LIMITED", "Too many requests; slow down.", retry_after=wait)
         return self._mint(who.user_id, action_type)
 
+    def _token_check(self, user_id: int) -> Check:
+        return Check(self.policy.token_per_user, ("token", user_id))
+
     def _mint(self, user_id: int, action_type: str) -> IssuedToken:
-        now = self.clock()
-        token, claims = self.signer.issue(user_id, action_type, now)
-        try:
-            self.tokens.remember(claims.nonce, self.signer.ttl)
-        except RedisError as exc:
-            log.warning("token store unavailable (%s); the database guards single use", exc)
+        token, claims = self.signer.issue(user_id, action_type, self.clock())
         expires = datetime.fromtimestamp(claims.issued_at + self.signer.ttl, UTC)
         return IssuedToken(token, action_type, expires, self.signer.ttl)
 
@@ -197,7 +187,7 @@ class Scorer:
             previous_rank = self.writer.standings.rank_of(player.id, player.score, player.score_updated_at)
         try:
             done = self.store.accept(player.id, action_id, action.type, action.points, now, origin)
-        except IntegrityError as exc:
+        except ActionReplayed as exc:
             raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.") from exc
         new_score, version, ranked, username, display_name, seq = (
             done.score,
@@ -210,7 +200,12 @@ class Scorer:
         state = RankState(player.id, version, ranked, new_score, now)
         event = change_event("score", state, (username, display_name), seq, now, points=action.points)
         placement = self.writer.publish(state, event, bump=ranked, previous_rank=previous_rank)
-        self.rules.after_accept(player.id, action.points, player.score, new_score)
+        # one round trip for the fraud counters and the limit on the next token
+        fraud = self.rules.accept_checks(player.id, action.points)
+        token = [self._token_check(player.id)] if self._applies(self.policy.token_per_user) else []
+        waits = self.limits.hit_many([*fraud, *token])
+        self.rules.after_accept(player.id, action.points, player.score, new_score, waits[: len(fraud)])
+        next_token = None if any(waits[len(fraud) :]) else self._mint(player.id, action.type)
         return Accepted(
             player.id,
             username,
@@ -220,13 +215,8 @@ class Scorer:
             new_score,
             placement.rank,
             placement.previous_rank,
-            self._next_token(player.id, action.type),
+            next_token,
         )
-
-    def _next_token(self, user_id: int, action_type: str) -> IssuedToken | None:
-        if self._limit_wait(self.policy.token_per_user, "token", user_id):
-            return None
-        return self._mint(user_id, action_type)
 
     # -- checks --------------------------------------------------------------------------
 
@@ -236,9 +226,8 @@ class Scorer:
             raise ScoreboardError("FORBIDDEN", "This token may not submit scores (needs update:score).")
 
     def _player(self, user_id: int) -> Player:
-        with self.reader.connect() as conn:
-            row = conn.execute(_LOAD, {"uid": user_id}).first()
-        if row is None or row.is_deleted:
+        row = self.store.player(user_id)
+        if row is None or row[10]:  # is_deleted
             raise ScoreboardError("UNAUTHORIZED", "The account no longer exists.")
         return Player(*row)
 
@@ -259,12 +248,15 @@ class Scorer:
 
     def _check_rates(self, player: Player, who: Principal) -> None:
         p = self.policy
-        checks = [(p.score_per_user, "score", player.id), (p.score_per_session, "session", who.session_id)]
+        checks = [
+            Check(p.score_per_user, ("score", player.id)),
+            Check(p.score_per_session, ("session", who.session_id)),
+        ]
         if p.score_global:
-            checks.append((p.score_global, "global", "all"))
+            checks.append(Check(p.score_global, ("global", "all")))
         if player.is_flagged:
-            checks.append((p.flagged_score, "flagged", player.id))
-        waits = [self._limit_wait(limit, *ids) for limit, *ids in checks]
+            checks.append(Check(p.flagged_score, ("flagged", player.id)))
+        waits = self._waits(checks)
         if any(waits):
             self._penalise(player)
             raise ScoreboardError(
@@ -280,34 +272,31 @@ class Scorer:
             raise
 
     def _check_pace(self, player: Player, action: Action) -> None:
-        wait = 0
+        checks = []
         if action.cooldown_seconds:
-            wait = self._limit_wait(f"1/{action.cooldown_seconds} second", "cooldown", player.id, action.type)
+            checks.append(Check(f"1/{action.cooldown_seconds} second", ("cooldown", player.id, action.type)))
         if action.max_per_hour:
-            wait = max(
-                wait, self._limit_wait(f"{action.max_per_hour}/hour", "hourly", player.id, action.type)
-            )
+            checks.append(Check(f"{action.max_per_hour}/hour", ("hourly", player.id, action.type)))
+        wait = max(self._waits(checks), default=0)
         if wait:
             raise ScoreboardError("COOLDOWN", f"Action {action.type!r} is cooling down.", retry_after=wait)
 
     def _consume(self, nonce: str) -> None:
         try:
-            outcome = self.tokens.consume(nonce)
+            first_use = self.tokens.consume(nonce, self.signer.ttl + 60)  # kept past expiry
         except RedisError as exc:
             log.warning("token store unavailable (%s); the database guards single use", exc)
-            outcome = None
-        if outcome is False:
+            first_use = True
+        if not first_use:
             raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.")
 
-    def _limit_wait(self, limit: str, *ids: str | int) -> int:
-        if not self.policy.enabled or not limit:
-            return 0
-        return self.limits.hit(limit, *ids)
+    def _applies(self, limit: str) -> bool:
+        return self.policy.enabled and bool(limit)
 
-    def _limit(self, limit: str, *ids: str | int) -> None:
-        wait = self._limit_wait(limit, *ids)
-        if wait:
-            raise ScoreboardError("RATE_LIMITED", "Too many requests; slow down.", retry_after=wait)
+    def _waits(self, checks: list[Check]) -> list[int]:
+        """Hit the limits that apply, in one round trip; a wait (0: allowed) for each check."""
+        hits = iter(self.limits.hit_many([c for c in checks if self._applies(c.limit)]))
+        return [next(hits) if self._applies(c.limit) else 0 for c in checks]
 
     def _penalise(self, player: Player) -> None:
         p = self.policy

@@ -1,17 +1,22 @@
 """Writing an accepted action: the score increment, the event and its audit row, atomically.
 
 On PostgreSQL this is one statement (data-modifying CTEs) in autocommit: one round trip, and
-the unique `action_id` makes a replay fail as a whole. SQLite runs the same writes in one
-transaction and also takes the board seq there (the embedded mode has no Redis counter).
+the unique `action_id` makes a replay fail as a whole. It and the player read before it run on
+the driver's connection (psycopg) directly: on this hot path SQLAlchemy's execution layer cost
+more CPU than the statement. SQLite runs the same writes in one transaction and also takes the
+board seq there (the embedded mode has no Redis counter).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import psycopg
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from app.audit import Origin, audit_row, write_audit
 from app.models.scores import ScoreEvent
@@ -25,21 +30,34 @@ _ADD = text(
     "RETURNING score, rank_version, is_banned, is_hidden, username, display_name"
 ).bindparams(bindparam("now", type_=_TS))
 _EVENT = ScoreEvent.__table__.insert()
-_ACCEPT_PG = text(
+_PLAYER_COLUMNS = (
+    "id, username, display_name, score, score_updated_at, is_banned, banned_until, "
+    "suspended_until, is_flagged, is_hidden, is_deleted, penalty_level"
+)
+_PLAYER = text(f"SELECT {_PLAYER_COLUMNS} FROM users WHERE id = :uid").columns(
+    score_updated_at=_TS, banned_until=_TS, suspended_until=_TS
+)
+_PLAYER_PG = f"SELECT {_PLAYER_COLUMNS} FROM users WHERE id = %(uid)s"
+_ACCEPT_PG = (  # psycopg parameters
     "WITH u AS ("
-    " UPDATE users SET score = score + :points, score_updated_at = :now,"
-    " rank_version = rank_version + 1, updated_at = :now WHERE id = :uid"
+    " UPDATE users SET score = score + %(points)s, score_updated_at = %(now)s,"
+    " rank_version = rank_version + 1, updated_at = %(now)s WHERE id = %(uid)s"
     " RETURNING id, score, rank_version, is_banned, is_hidden, username, display_name),"
     " e AS (INSERT INTO score_events"
     " (user_id, action_id, action_type, points, score_after, source, ip, user_agent, created_at)"
-    " SELECT id, :action_id, :action_type, :points, score, 'action', :ip, :ua, :now FROM u),"
+    " SELECT id, %(action_id)s, %(action_type)s, %(points)s, score, 'action', %(ip)s, %(ua)s, %(now)s"
+    " FROM u),"
     " a AS (INSERT INTO audit_log"
     " (actor_user_id, subject_user_id, event, outcome, ip, user_agent, details, created_at)"
-    " SELECT id, id, 'score.accepted', 'success', :ip, :ua,"
-    " jsonb_build_object('action_id', CAST(:action_id AS text), 'points', CAST(:points AS bigint),"
-    " 'score_after', score), :now FROM u)"
+    " SELECT id, id, 'score.accepted', 'success', %(ip)s, %(ua)s,"
+    " jsonb_build_object('action_id', CAST(%(action_id)s AS text), 'points', CAST(%(points)s AS bigint),"
+    " 'score_after', score), %(now)s FROM u)"
     " SELECT score, rank_version, is_banned, is_hidden, username, display_name FROM u"
-).bindparams(bindparam("now", type_=_TS))
+)
+
+
+class ActionReplayed(Exception):
+    """The action id was accepted before (the database's last guard on single use)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,28 +79,60 @@ class ScoreStore:
         self.single_statement = engine.dialect.name == "postgresql"
         self.seq_in_database = seq_in_database
 
+    def player(self, user_id: int) -> tuple[Any, ...] | None:
+        """The player's row (`_PLAYER_COLUMNS`), or None."""
+        if self.single_statement:
+            return self._one(_PLAYER_PG, {"uid": user_id})
+        with self.autocommit.connect() as conn:
+            return conn.execute(_PLAYER, {"uid": user_id}).first()
+
     def accept(
         self, user_id: int, action_id: str, action_type: str, points: int, now: datetime, origin: Origin
     ) -> Applied:
         """Add the points, record the event and audit it; all or nothing.
 
-        :raise sqlalchemy.exc.IntegrityError: the action id was used before.
+        :raise ActionReplayed: the action id was used before.
         """
         if self.single_statement and not self.seq_in_database:
-            with self.autocommit.connect() as conn:
-                row = conn.execute(
-                    _ACCEPT_PG,
-                    {
-                        "points": points,
-                        "now": now,
-                        "uid": user_id,
-                        "action_id": action_id,
-                        "action_type": action_type,
-                        "ip": origin.ip,
-                        "ua": origin.user_agent,
-                    },
-                ).one()
+            params = {
+                "points": points,
+                "now": now,
+                "uid": user_id,
+                "action_id": action_id,
+                "action_type": action_type,
+                "ip": origin.ip,
+                "ua": origin.user_agent,
+            }
+            try:
+                row = self._one(_ACCEPT_PG, params)
+            except psycopg.errors.UniqueViolation as exc:
+                raise ActionReplayed(action_id) from exc
+            assert row is not None
             return Applied(row[0], row[1], not row[2] and not row[3], row[4], row[5], None)
+        try:
+            return self._accept_in_transaction(user_id, action_id, action_type, points, now, origin)
+        except IntegrityError as exc:
+            raise ActionReplayed(action_id) from exc
+
+    def _one(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """One statement in autocommit on the pool's psycopg connection; its first row."""
+        pooled = self.engine.raw_connection()
+        try:
+            conn = pooled.driver_connection
+            conn.autocommit = True
+            try:
+                return conn.execute(sql, params).fetchone()
+            finally:
+                conn.autocommit = False
+        except psycopg.OperationalError:
+            pooled.invalidate()  # a broken connection must not go back to the pool
+            raise
+        finally:
+            pooled.close()
+
+    def _accept_in_transaction(
+        self, user_id: int, action_id: str, action_type: str, points: int, now: datetime, origin: Origin
+    ) -> Applied:
         with self.engine.begin() as conn:
             score, version, banned, hidden, username, display_name = conn.execute(
                 _ADD, {"points": points, "now": now, "uid": user_id}

@@ -77,12 +77,10 @@ class ActionTokenSigner:
 
 
 class TokenStore(Protocol):
-    """Server-side record of outstanding tokens."""
+    """Server-side record of used tokens (the signature proves a token was issued)."""
 
-    def remember(self, nonce: str, ttl: int) -> None: ...
-
-    def consume(self, nonce: str) -> bool | None:
-        """True: was outstanding, now used. False: already used. None: unknown to the store."""
+    def consume(self, nonce: str, ttl: int) -> bool:
+        """True: first use, now recorded for `ttl` seconds. False: already used."""
         ...
 
 
@@ -90,50 +88,27 @@ class MemoryTokenStore:
     """The in-process twin, for the embedded mode."""
 
     def __init__(self) -> None:
-        self._tokens: dict[str, tuple[bool, float]] = {}
+        self._used: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def remember(self, nonce: str, ttl: int) -> None:
+    def consume(self, nonce: str, ttl: int) -> bool:
+        now = time.monotonic()
         with self._lock:
-            self._sweep()
-            self._tokens[nonce] = (False, time.monotonic() + ttl)
-
-    def consume(self, nonce: str) -> bool | None:
-        with self._lock:
-            entry = self._tokens.get(nonce)
-            if entry is None or entry[1] < time.monotonic():
-                return None
-            if entry[0]:
+            if len(self._used) > 10_000:
+                self._used = {k: v for k, v in self._used.items() if v >= now}
+            expires = self._used.get(nonce)
+            if expires is not None and expires >= now:
                 return False
-            self._tokens[nonce] = (True, entry[1])
+            self._used[nonce] = now + ttl
             return True
-
-    def _sweep(self) -> None:
-        if len(self._tokens) > 10_000:
-            now = time.monotonic()
-            self._tokens = {k: v for k, v in self._tokens.items() if v[1] >= now}
-
-
-CONSUME_LUA = """
-local v = redis.call('GET', KEYS[1])
-if not v then return -1 end
-if v == 'used' then return 0 end
-redis.call('SET', KEYS[1], 'used', 'KEEPTTL')
-return 1
-"""
 
 
 class RedisTokenStore:
-    """Outstanding tokens in Redis, shared by every worker and host."""
+    """Used tokens in Redis, shared by every worker and host: one SET NX per submit."""
 
     def __init__(self, redis, namespace: str):  # type: ignore[no-untyped-def]
         self._redis = redis
         self._prefix = f"{namespace}:tok:"
-        self._consume = redis.register_script(CONSUME_LUA)
 
-    def remember(self, nonce: str, ttl: int) -> None:
-        self._redis.set(self._prefix + nonce, "issued", ex=ttl)
-
-    def consume(self, nonce: str) -> bool | None:
-        result = int(self._consume(keys=[self._prefix + nonce]))
-        return None if result < 0 else bool(result)
+    def consume(self, nonce: str, ttl: int) -> bool:
+        return bool(self._redis.set(self._prefix + nonce, b"used", nx=True, ex=ttl))
