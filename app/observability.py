@@ -73,6 +73,17 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
+def request_id(header: str | None) -> str:
+    """The caller's X-Request-ID (trimmed), or a new one."""
+    return (header or "")[:64] or secrets.token_hex(8)
+
+
+def record(method: str, endpoint: str, status: int, started: float) -> None:
+    """Count a request and its latency (from `started`, a perf_counter reading)."""
+    REQUESTS.labels(method, endpoint, status).inc()
+    LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+
+
 def init_observability(app: Flask) -> None:
     """Register the endpoints, request ids, metrics hooks and (if asked) JSON logging."""
     app.register_blueprint(bp)
@@ -85,14 +96,13 @@ def init_observability(app: Flask) -> None:
 
     @app.before_request
     def _begin() -> None:
-        g.request_id = request.headers.get("X-Request-ID", "")[:64] or secrets.token_hex(8)
+        g.request_id = request_id(request.headers.get("X-Request-ID"))
         g.started = time.perf_counter()
 
     @app.after_request
     def _end(response: Response) -> Response:
         endpoint = request.endpoint or "none"
-        REQUESTS.labels(request.method, endpoint, response.status_code).inc()
-        LATENCY.labels(endpoint).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        record(request.method, endpoint, response.status_code, g.get("started", time.perf_counter()))
         if endpoint == "api.submit_score":
             code = g.get("error_code")
             SUBMISSIONS.labels("accepted" if code is None else "rejected", code or "").inc()

@@ -57,6 +57,10 @@ class Services:
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
     _persister: threading.Thread | None = field(default=None, repr=False)
 
+    @property
+    def started(self) -> bool:
+        return self._started
+
     def start(self) -> None:
         """Start this process's broker listener and load the board (once, after fork)."""
         if self._started:

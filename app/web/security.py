@@ -10,20 +10,29 @@ CSP = (
 )
 
 
+def security_headers(frame_ancestors: str | None, secure: bool) -> list[tuple[str, str]]:
+    """CSP (framing only where `frame_ancestors` allows; None: nowhere), nosniff, referrer policy
+    and, over HTTPS, HSTS."""
+    headers = [] if frame_ancestors else [("X-Frame-Options", "DENY")]
+    ancestors = frame_ancestors or "'none'"
+    headers += [
+        ("Content-Security-Policy", f"{CSP}; frame-ancestors {ancestors}"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ]
+    if secure:
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return headers
+
+
 def init_security(app: Flask) -> None:
-    """Add CSP (framing allowed only for the widget), nosniff, referrer policy and HSTS."""
+    """Security headers on every response; only the widget may be framed."""
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        h = response.headers
-        if request.endpoint == "web.widget":
-            ancestors = app.config["WIDGET_FRAME_ANCESTORS"]
-        else:
-            ancestors = "'none'"
-            h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Content-Security-Policy", f"{CSP}; frame-ancestors {ancestors}")
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if request.is_secure:
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        widget = request.endpoint == "web.widget"
+        for name, value in security_headers(
+            app.config["WIDGET_FRAME_ANCESTORS"] if widget else None, request.is_secure
+        ):
+            response.headers.setdefault(name, value)
         return response

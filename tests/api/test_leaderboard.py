@@ -143,3 +143,31 @@ def test_display_name_changes_show_on_the_board(app: Flask, client) -> None:
     r = client.patch("/api/v1/me", json={"display_name": "Ann the Great"}, headers=ann.auth)
     assert r.status_code == 200
     assert api_board(client, app)["leaderboard"][0]["display_name"] == "Ann the Great"
+
+
+def test_the_plain_leaderboard_url_answers_like_the_view(app: Flask, client) -> None:
+    """The parameterless URL is served from memory before Flask: same body, same headers."""
+    ann = Player(client)
+    ann.score(1)
+    view = client.get("/api/v1/leaderboard?limit=10&offset=0", headers={"X-Request-ID": "req-1"})
+    fast = client.get("/api/v1/leaderboard", headers={"X-Request-ID": "req-2"})
+    assert fast.status_code == view.status_code == 200
+    assert fast.data == view.data and fast.get_json()["leaderboard"][0]["user_id"] == ann.id
+    assert fast.headers["X-Request-ID"] == "req-2"
+    skip = {"X-Request-ID", "Vary", "Content-Length"}
+    assert {k: v for k, v in fast.headers if k not in skip} == {k: v for k, v in view.headers if k not in skip}
+    assert fast.headers["Content-Length"] == str(len(fast.data))
+    again = client.get("/api/v1/leaderboard", headers={"If-None-Match": fast.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == fast.headers["ETag"]
+    ann.score(1)
+    moved = client.get("/api/v1/leaderboard", headers={"If-None-Match": fast.headers["ETag"]})
+    assert moved.status_code == 200 and moved.get_json()["leaderboard"][0]["score"] == 20
+    head = client.head("/api/v1/leaderboard")  # other methods: Flask
+    assert head.status_code == 200 and head.headers["ETag"] == moved.headers["ETag"]
+
+
+def test_the_plain_leaderboard_url_counts_toward_the_address_limit(make_app) -> None:  # type: ignore[no-untyped-def]
+    client = make_app(RATELIMIT_API_PER_IP="4/minute").test_client()
+    codes = [client.get("/api/v1/leaderboard").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 200, 429]
+    assert error_code(client.get("/api/v1/leaderboard")) == "RATE_LIMITED"
