@@ -1209,6 +1209,66 @@ def sio_phase(
         server.stop()
 
 
+class NodeServer(Server):
+    """A single Node process (the floor): it is its own worker."""
+
+    def workers(self) -> list[int]:
+        return [self.proc.pid]
+
+
+def floor_phase(
+    n: int, args: argparse.Namespace, message: dict[str, Any], run_dir: Path, first_seq: int
+) -> dict[str, Any]:
+    """The machine's floor: bench/live/floor.mjs broadcasting the same bytes to N viewers."""
+    tag = f"floor-{n}"
+    port = free_port()
+    msg_path = run_dir / "floor-message.json"
+    msg_path.write_text(json.dumps(message))
+    cmd = ["node", str(NODE_DIR / "floor.mjs"), str(port), str(msg_path)]
+    server = NodeServer("floor", cmd, dict(os.environ), port, 1, "/healthz", run_dir / f"{tag}-server.log")
+    viewers = None
+    commits_path = run_dir / f"{tag}-commits.json"
+    try:
+        viewers, idle = idle_viewers(server, "ws", n, args, run_dir, tag, True)
+        cpu = CpuWindow({"server": [server.proc.pid], "client": viewers.pids})
+        viewers.mark()
+        cpu.start()
+        log(f"{tag}: broadcasting {args.rate}/s for {args.duration}s")
+        query = f"rate={args.rate}&duration={args.duration}&first={first_seq}&out={commits_path}"
+        with urllib.request.urlopen(  # noqa: S310 (127.0.0.1)
+            f"http://127.0.0.1:{port}/run?{query}", timeout=args.duration + 120
+        ) as r:
+            r.read()
+        commits = json.loads(commits_path.read_text())
+        last_seq = int(commits[-1][0]) if commits else first_seq
+        st = settle(viewers, last_seq, 15)
+        cpu_window = cpu.stop()
+        result = viewers.finish(commits, last_seq)
+        viewers = None
+        stats = {
+            "phase": tag,
+            "transport": "floor",
+            "n": n,
+            **idle,
+            "changes": len(commits),
+            "achieved_rate": round(len(commits) / args.duration, 2),
+            "cpu": cpu_window,
+            "last_commit_seq": last_seq,
+            "api_seq": last_seq,
+            "status_final": st,
+            "client": result,
+            "profile": None,
+            "setup": "Node + ws, one process, the same message bytes to every viewer; "
+            "latency from the start of each broadcast",
+        }
+        report_phase(stats)
+        return stats
+    finally:
+        if viewers is not None:
+            viewers.kill()
+        server.stop()
+
+
 # ------------------------------------------------------------------------------------------------
 # reporting
 
@@ -1309,6 +1369,12 @@ def main() -> int:
         "--socketio", default="sioraw", help="baseline client(s): sioraw, sio, both or none (default sioraw)"
     )
     ap.add_argument("--socketio-viewers", default=None, help="N for the baseline (default: --viewers)")
+    ap.add_argument(
+        "--floor",
+        default="on",
+        choices=["on", "off"],
+        help="also measure the machine's floor: a bare Node ws broadcaster, same viewers (default on)",
+    )
     ap.add_argument("--sio-workers", type=int, default=2)
     ap.add_argument(
         "--sio-deflate",
@@ -1430,12 +1496,18 @@ def main() -> int:
                 sample = stats.pop("sample") or sample
                 results["phases"].append(stats)
                 out_json.write_text(json.dumps(results, indent=1))
+        if (sio_modes or args.floor == "on") and sample is None:
+            saved = (args.duration, args.profile)  # no app phase ran: capture a real update
+            args.duration, args.profile = 3, 0
+            sample = app_phase("ws", 1, args, driver, run_dir).pop("sample")
+            args.duration, args.profile = saved
+        if args.floor == "on":
+            for n in viewers_n:
+                wait_quiet(args.wait_quiet)
+                stats = floor_phase(n, args, json.loads(sample), run_dir, 1)
+                results["phases"].append(stats)
+                out_json.write_text(json.dumps(results, indent=1))
         if sio_modes:
-            if sample is None:  # no app phase ran: capture a real update from a short one
-                saved = (args.duration, args.profile)
-                args.duration, args.profile = 3, 0
-                sample = app_phase("ws", 1, args, driver, run_dir).pop("sample")
-                args.duration, args.profile = saved
             message = json.loads(sample)
             seq = 1
             for n in sio_n:

@@ -183,24 +183,34 @@ class Hub:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        """Send in slots at least `min_interval` apart; changes inside a slot's wait coalesce.
+
+        A send that had to wait for its slot is booked at the slot's opening, not at the moment
+        the timer fired, so timer lateness does not accumulate from one slot to the next (at ten
+        changes a second and a 100 ms interval it otherwise pushes every change toward a full
+        interval's wait).
+        """
+        slot = -self.min_interval  # when the previous send was due
         while not self._stopped.is_set():
             self._wake.wait()
             if self._stopped.is_set():
                 return
+            opens = slot + self.min_interval
+            now = time.monotonic()
+            due = max(now, opens)
+            if now < opens and self._stopped.wait(opens - now):
+                return
             self._wake.clear()
-            started = time.monotonic()
             try:
                 message = self._build()
                 if message is not None:
+                    slot = due
                     for i, conn in enumerate(list(self.connections), 1):
                         conn.send(message)
                         if i % YIELD_EVERY == 0:
                             time.sleep(0)  # let requests run during a long fan-out (gevent)
             except Exception:
                 log.exception("live broadcast failed")
-            rest = self.min_interval - (time.monotonic() - started)
-            if rest > 0:
-                self._stopped.wait(rest)
 
     def _build(self, force: bool = False) -> Message | None:
         """The leaderboard_update for the newest state, or None if the top 10 did not change."""
