@@ -1,8 +1,8 @@
 """This process's live connections and the one broadcaster that feeds them.
 
 The broker listener hands every change event to `Hub.handle`. Changes that move the board wake
-the broadcaster, which sends at most one `leaderboard_update` per LIVE_MIN_INTERVAL_MS, always
-ending on the latest state, and only when the top 10 (ranks, names or scores) changed. Each
+the broadcaster, which sends at most one `leaderboard_update` per LIVE_MIN_INTERVAL_MS window,
+always ending on the latest state, and only when the top 10 (ranks, names or scores) changed. Each
 message is serialised once per wire format and the same bytes go to every connection.
 """
 
@@ -183,28 +183,29 @@ class Hub:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        """Send in slots at least `min_interval` apart; changes inside a slot's wait coalesce.
+        """At most one send per window of `min_interval` (windows aligned to the clock).
 
-        A send that had to wait for its slot is booked at the slot's opening, not at the moment
-        the timer fired, so timer lateness does not accumulate from one slot to the next (at ten
-        changes a second and a 100 ms interval it otherwise pushes every change toward a full
-        interval's wait).
+        A change in a window that has had its send waits for the next window, together with any
+        others (they coalesce). Fixed windows, not "an interval after the previous send": changes
+        as frequent as the interval then go out as they come, where spacing sends from the
+        previous one made every change inherit the previous one's wait.
         """
-        slot = -self.min_interval  # when the previous send was due
+        interval = self.min_interval
+        sent_in = None  # the window of the last send
         while not self._stopped.is_set():
             self._wake.wait()
             if self._stopped.is_set():
                 return
-            opens = slot + self.min_interval
             now = time.monotonic()
-            due = max(now, opens)
-            if now < opens and self._stopped.wait(opens - now):
-                return
+            if interval > 0 and int(now // interval) == sent_in:
+                if self._stopped.wait((sent_in + 1) * interval - now):
+                    return
             self._wake.clear()
             try:
                 message = self._build()
                 if message is not None:
-                    slot = due
+                    if interval > 0:
+                        sent_in = int(time.monotonic() // interval)
                     for i, conn in enumerate(list(self.connections), 1):
                         conn.send(message)
                         if i % YIELD_EVERY == 0:

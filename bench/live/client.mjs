@@ -595,7 +595,7 @@ rl.on("line", (line) => {
     out("MARK", {});
   }
   else if (msg.cmd === "finish") {
-    out("RESULT", finish(msg.commits, msg.final_seq));
+    const result = `RESULT ${JSON.stringify(finish(msg.commits, msg.final_seq))}\n`;
     for (const c of conns) {
       try {
         if (cfg.mode === "sse") c.sock.destroy();
@@ -603,7 +603,8 @@ rl.on("line", (line) => {
         else c.sock.terminate();
       } catch {}
     }
-    setTimeout(() => process.exit(0), 200);
+    // stdout is a pipe (asynchronous in Node): exit only once the whole result is written
+    process.stdout.write(result, () => setTimeout(() => process.exit(0), 200));
   }
 });
 rl.on("close", () => process.exit(0));

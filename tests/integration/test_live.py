@@ -30,6 +30,7 @@ def score(base: str, token: str, times: int = 1) -> dict[str, Any]:
     r = requests.post(
         f"{base}/api/v1/actions/token", json={"action_type": "complete_task"}, headers=auth, timeout=10
     )
+    assert r.status_code == 201, r.text
     action = r.json()["action_token"]
     data: dict[str, Any] = {}
     for _ in range(times):
