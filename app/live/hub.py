@@ -72,6 +72,7 @@ class Connection:
     """A subscriber; transports implement `deliver` (never blocks the broadcaster)."""
 
     transport = "raw"
+    __slots__ = ("html", "user_id", "last_seq")
 
     def __init__(self, html: bool = False):
         self.html = html

@@ -13,6 +13,7 @@ MAX_QUEUED = 64  # messages a slow reader may fall behind before it is dropped
 
 class SseConnection(Connection):
     transport = "sse"
+    __slots__ = ("queue", "closed")
 
     def __init__(self, html: bool):
         super().__init__(html)

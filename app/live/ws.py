@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -20,20 +21,22 @@ MAX_BACKLOG = 256 * 1024  # bytes a slow reader may fall behind before it is dro
 # Under gevent one greenlet runs at a time and a non-blocking send never yields, so a write that
 # finds nothing queued or in flight needs no lock; with OS threads (tests, the dev server) it does.
 COOPERATIVE = monkey.is_module_patched("socket")
+_NO_LOCK = contextlib.nullcontext()
 
 
 class WsConnection(Connection):
     """One browser or API client on /ws/scoreboard."""
 
     transport = "ws"
+    __slots__ = ("ws", "_raw", "_backlog", "_backlog_bytes", "_lock", "_writer", "write_timeout", "closed")
 
     def __init__(self, ws: Any, html: bool, write_timeout: float = 10.0):
         super().__init__(html)
         self.ws = ws
         self._raw = getattr(ws.sock, "_sock", ws.sock)  # the OS socket under gevent's wrapper
-        self._backlog: deque[bytes] = deque()
+        self._backlog: deque[bytes] | None = None  # made when a write does not fit (rare)
         self._backlog_bytes = 0
-        self._lock = threading.Lock()
+        self._lock: Any = _NO_LOCK if COOPERATIVE else threading.Lock()
         self._writer: threading.Thread | None = None
         self.write_timeout = write_timeout
         self.closed = False
@@ -51,11 +54,8 @@ class WsConnection(Connection):
         """Write now if the socket takes it all; else queue the rest for this connection's writer."""
         if self.closed:
             return
-        if COOPERATIVE:
+        with self._lock:
             self._write(data)
-        else:
-            with self._lock:
-                self._write(data)
 
     def _write(self, data: bytes) -> None:
         if self._writer is None:  # nothing queued, nothing half-written by the writer
@@ -69,6 +69,8 @@ class WsConnection(Connection):
             if sent == len(data):
                 return
             data = data[sent:]
+        if self._backlog is None:
+            self._backlog = deque()
         self._backlog.append(data)
         self._backlog_bytes += len(data)
         if self._backlog_bytes > MAX_BACKLOG:
@@ -98,7 +100,7 @@ class WsConnection(Connection):
 
     def _drop(self) -> None:
         self.closed = True
-        self._backlog.clear()
+        self._backlog = None
         self._backlog_bytes = 0
         try:
             self.ws.sock.shutdown(socket.SHUT_RDWR)

@@ -45,14 +45,19 @@ def api_board(base: str) -> dict[str, Any]:
     return requests.get(f"{base}/api/v1/leaderboard", timeout=10).json()
 
 
-def sse_on_every_worker(base: str, workers: int = 2, rounds: int = 6) -> list[LiveClient]:
-    """SSE clients, opened in concurrent bursts, until each worker serves one (X-Served-By tells)."""
+def sse_on_every_worker(base: str, workers: int = 2, rounds: int = 15) -> list[LiveClient]:
+    """SSE clients, opened in concurrent bursts, until each worker serves one (X-Served-By tells).
+
+    The kernel hands a connection to whichever worker accepts first, so a worker busy starting up
+    can miss whole bursts; the pauses give it time to come back to accept().
+    """
     clients: list[LiveClient] = []
     with ThreadPoolExecutor(8) as pool:
         for _ in range(rounds):
             if len({c.served_by for c in clients}) >= workers:
                 break
             clients += pool.map(lambda _: LiveClient(base, "sse"), range(8))
+            time.sleep(0.2)
     assert len({c.served_by for c in clients}) == workers, "could not reach every worker"
     return clients
 
