@@ -25,3 +25,8 @@ def sse_event(event: str, data: bytes, event_id: int | None = None) -> bytes:
 
 
 SSE_COMMENT = b": heartbeat\n\n"
+
+
+def http_chunk(data: bytes) -> bytes:
+    """One chunk of a chunked HTTP/1.1 body (RFC 9112 §7.1)."""
+    return b"%x\r\n%s\r\n" % (len(data), data)

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from app.live.frames import sse_event, ws_text_frame
+from app.live.frames import http_chunk, sse_event, ws_text_frame
+from app.live.metrics import BROADCAST, CONNECTIONS
 from app.scoring.board import Board, iso
 from app.scoring.writer import Placement
 
@@ -58,12 +59,17 @@ class Message:
         return self._json
 
     def wire(self, transport: str, html: bool) -> bytes:
-        """The bytes a WebSocket or SSE connection writes."""
+        """The bytes a connection writes: a WebSocket frame ("ws"), an SSE event ("sse"), or an
+        SSE event as a chunk of a chunked HTTP body ("sse-chunk")."""
         key = (transport, html)
         out = self._wire.get(key)
         if out is None:
-            body = self.body(html)
-            out = ws_text_frame(body) if transport == "ws" else sse_event(self.type, body, self.seq)
+            if transport == "ws":
+                out = ws_text_frame(self.body(html))
+            elif transport == "sse":
+                out = sse_event(self.type, self.body(html), self.seq)
+            else:
+                out = http_chunk(self.wire("sse", html))
             self._wire[key] = out
         return out
 
@@ -118,7 +124,9 @@ class Hub:
 
     def attach(self, conn: Connection, user_id: int | None = None, snapshot: bool = True) -> None:
         """Register a connection (tied to a player, if any) and send it the current board at once."""
-        self.connections.add(conn)
+        if conn not in self.connections:
+            self.connections.add(conn)
+            CONNECTIONS.labels(conn.transport).inc()
         self.bind_user(conn, user_id)
         self.start()
         current = self.current or self._build(force=True)
@@ -134,7 +142,9 @@ class Hub:
         return current.seq or 0 if current is not None else 0
 
     def detach(self, conn: Connection) -> None:
-        self.connections.discard(conn)
+        if conn in self.connections:
+            self.connections.discard(conn)
+            CONNECTIONS.labels(conn.transport).dec()
         self.bind_user(conn, None)
 
     def bind_user(self, conn: Connection, user_id: int | None) -> None:
@@ -205,12 +215,14 @@ class Hub:
             try:
                 message = self._build()
                 if message is not None:
+                    started = time.monotonic()
                     if interval > 0:
-                        sent_in = int(time.monotonic() // interval)
+                        sent_in = int(started // interval)
                     for i, conn in enumerate(list(self.connections), 1):
                         conn.send(message)
                         if i % YIELD_EVERY == 0:
                             time.sleep(0)  # let requests run during a long fan-out (gevent)
+                    BROADCAST.observe(time.monotonic() - started)
             except Exception:
                 log.exception("live broadcast failed")
 

@@ -1,37 +1,50 @@
-"""Server-sent events: one queue per connection, drained by that connection's response."""
+"""Server-sent events.
+
+Under gunicorn's gevent worker the response takes its socket over once Flask has built the
+headers: from then on events are written straight to the socket, like WebSocket frames (one
+pre-built chunk for every connection, no greenlet wake per event), and the request's greenlet
+only sends heartbeats and notices the client leaving. Elsewhere (the dev server, Flask's test
+client) the body is a generator draining a queue.
+"""
 
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from app.live.frames import SSE_COMMENT
-from app.live.hub import Connection, Message
+from flask import Response
 
-MAX_QUEUED = 64  # messages a slow reader may fall behind before it is dropped
+from app.live.frames import SSE_COMMENT, http_chunk
+from app.live.hub import Message
+from app.live.writer import COOPERATIVE, SocketConnection
+
+MAX_QUEUED = 64  # messages a slow reader may fall behind before it is dropped (queue mode)
+HEARTBEAT_CHUNK = http_chunk(SSE_COMMENT)
 
 
-class SseConnection(Connection):
+class SseConnection(SocketConnection):
     transport = "sse"
-    __slots__ = ("queue", "closed")
+    __slots__ = ("queue",)
 
     def __init__(self, html: bool):
         super().__init__(html)
         self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self.closed = False
 
     def deliver(self, message: Message) -> None:
-        if self.closed:
+        if self.sock is not None:
+            self.write(message.wire("sse-chunk", self.html))
+        elif self.closed:
             return
-        if self.queue.qsize() > MAX_QUEUED:
+        elif self.queue.qsize() > MAX_QUEUED:
             self.closed = True
             self.queue.put(None)
-            return
-        self.queue.put(message.wire("sse", self.html))
+        else:
+            self.queue.put(message.wire("sse", self.html))
 
     def stream(self, heartbeat: float, retry_ms: int) -> Iterator[bytes]:
-        """The response body: a retry hint, then events, with a comment line while idle."""
-        yield f"retry: {retry_ms}\n\n".encode()
+        """The response body in queue mode: a retry hint, then events, a comment line while idle."""
+        yield retry_line(retry_ms)
         while not self.closed:
             try:
                 chunk = self.queue.get(timeout=heartbeat)
@@ -41,3 +54,65 @@ class SseConnection(Connection):
             if chunk is None:
                 return
             yield chunk
+
+    def take_over(self, sock: Any, head: bytes, heartbeat: float) -> None:
+        """Serve the rest on the socket: the head and what queued meanwhile, then events as they
+        come; heartbeats while idle; return when the client goes or the writer drops it."""
+        sock.sendall(head)
+        pending = []
+        while True:  # no yield from here until use_socket: nothing slips in between
+            try:
+                chunk = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if chunk is None:
+                return
+            pending.append(chunk)
+        self.use_socket(sock)
+        if pending:
+            self.write(b"".join(http_chunk(chunk) for chunk in pending))
+        while not self.closed:
+            sock.settimeout(heartbeat)
+            try:
+                if not sock.recv(1024):  # the client closed (it sends nothing else)
+                    return
+            except TimeoutError:
+                self.write(HEARTBEAT_CHUNK)
+            except OSError:
+                return
+
+
+def retry_line(retry_ms: int) -> bytes:
+    return f"retry: {retry_ms}\n\n".encode()
+
+
+class SseResponse(Response):
+    """A text/event-stream response that, under gunicorn + gevent, takes its socket over."""
+
+    def __init__(
+        self, conn: SseConnection, heartbeat: float, retry_ms: int, done: Callable[[], None], **kw: Any
+    ):
+        def body() -> Iterator[bytes]:
+            try:
+                yield from conn.stream(heartbeat, retry_ms)
+            finally:
+                done()
+
+        super().__init__(body(), mimetype="text/event-stream", **kw)
+        self.conn, self.heartbeat, self.retry_ms, self.done = conn, heartbeat, retry_ms, done
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        sock = environ.get("gunicorn.socket")
+        if sock is None or not COOPERATIVE:
+            return super().__call__(environ, start_response)
+        lines = [
+            f"HTTP/1.1 {self.status}",
+            *(f"{k}: {v}" for k, v in self.headers.items()),
+            "Transfer-Encoding: chunked",
+        ]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + http_chunk(retry_line(self.retry_ms))
+        try:
+            self.conn.take_over(sock, head, self.heartbeat)
+        finally:
+            self.done()
+        raise StopIteration  # gunicorn: the response was written here; just close the connection

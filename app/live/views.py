@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from app.errors import ScoreboardError
 from app.extensions import db, sock
-from app.live.sse import SseConnection
+from app.live.sse import SseConnection, SseResponse
 from app.live.ws import WsConnection
 from app.services import services
 
@@ -98,15 +98,13 @@ def scoreboard_events() -> Response:
     current = hub.current_seq()
     hub.attach(conn, user_id=uid, snapshot=not (last_id.isdigit() and int(last_id) == current))
     config = current_app.config
-
-    def body() -> Any:
-        try:
-            yield from conn.stream(config["SSE_HEARTBEAT_INTERVAL"], config["POLL_INTERVAL_SECONDS"] * 1000)
-        finally:
-            hub.detach(conn)
-
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return Response(body(), mimetype="text/event-stream", headers=headers)
+    return SseResponse(
+        conn,
+        config["SSE_HEARTBEAT_INTERVAL"],
+        config["POLL_INTERVAL_SECONDS"] * 1000,
+        lambda: hub.detach(conn),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @bp.before_app_request

@@ -1,45 +1,25 @@
-"""WebSocket connections: frames written straight to the socket, never blocking the broadcaster."""
+"""WebSocket connections: one pre-built frame per message, written straight to the socket."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import socket
-import threading
-from collections import deque
 from typing import Any
 
-from gevent import monkey
-
 from app.live.frames import ws_text_frame
-from app.live.hub import Connection, Message
-
-log = logging.getLogger(__name__)
+from app.live.hub import Message
+from app.live.writer import SocketConnection
 
 PING_FRAME = bytes((0x89, 0))  # an empty ping
-MAX_BACKLOG = 256 * 1024  # bytes a slow reader may fall behind before it is dropped
-# Under gevent one greenlet runs at a time and a non-blocking send never yields, so a write that
-# finds nothing queued or in flight needs no lock; with OS threads (tests, the dev server) it does.
-COOPERATIVE = monkey.is_module_patched("socket")
-_NO_LOCK = contextlib.nullcontext()
 
 
-class WsConnection(Connection):
+class WsConnection(SocketConnection):
     """One browser or API client on /ws/scoreboard."""
 
     transport = "ws"
-    __slots__ = ("ws", "_raw", "_backlog", "_backlog_bytes", "_lock", "_writer", "write_timeout", "closed")
+    __slots__ = ("ws",)
 
     def __init__(self, ws: Any, html: bool, write_timeout: float = 10.0):
-        super().__init__(html)
+        super().__init__(html, ws.sock, write_timeout)
         self.ws = ws
-        self._raw = getattr(ws.sock, "_sock", ws.sock)  # the OS socket under gevent's wrapper
-        self._backlog: deque[bytes] | None = None  # made when a write does not fit (rare)
-        self._backlog_bytes = 0
-        self._lock: Any = _NO_LOCK if COOPERATIVE else threading.Lock()
-        self._writer: threading.Thread | None = None
-        self.write_timeout = write_timeout
-        self.closed = False
 
     def deliver(self, message: Message) -> None:
         self.write(message.wire("ws", self.html))
@@ -49,60 +29,3 @@ class WsConnection(Connection):
 
     def ping(self) -> None:
         self.write(PING_FRAME)
-
-    def write(self, data: bytes) -> None:
-        """Write now if the socket takes it all; else queue the rest for this connection's writer."""
-        if self.closed:
-            return
-        with self._lock:
-            self._write(data)
-
-    def _write(self, data: bytes) -> None:
-        if self._writer is None:  # nothing queued, nothing half-written by the writer
-            try:
-                sent = self._raw.send(data, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self._drop()
-                return
-            if sent == len(data):
-                return
-            data = data[sent:]
-        if self._backlog is None:
-            self._backlog = deque()
-        self._backlog.append(data)
-        self._backlog_bytes += len(data)
-        if self._backlog_bytes > MAX_BACKLOG:
-            log.info("dropping a websocket reader that fell %d bytes behind", self._backlog_bytes)
-            self._drop()
-            return
-        if self._writer is None:
-            self._writer = threading.Thread(target=self._drain, daemon=True)
-            self._writer.start()
-
-    def _drain(self) -> None:
-        sock = self.ws.sock
-        try:
-            while True:
-                with self._lock:
-                    if not self._backlog:
-                        self._writer = None
-                        return
-                    data = self._backlog.popleft()
-                    self._backlog_bytes -= len(data)
-                sock.settimeout(self.write_timeout)
-                sock.sendall(data)
-        except OSError:
-            with self._lock:
-                self._writer = None
-            self._drop()
-
-    def _drop(self) -> None:
-        self.closed = True
-        self._backlog = None
-        self._backlog_bytes = 0
-        try:
-            self.ws.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
