@@ -78,8 +78,8 @@ class LiveClient:
                     elif line == "" and data:
                         self._add(json.loads("\n".join(data)))
                         data = []
-        except (requests.RequestException, OSError, AttributeError):
-            return
+        except (requests.RequestException, OSError, AttributeError, ValueError):
+            return  # closed, or cut off mid-chunk when the server stops
         finally:
             self.closed.set()
 

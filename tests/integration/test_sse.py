@@ -29,8 +29,8 @@ class RawSse:
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 self.lines += [line.decode() for line in lines]
-        except (requests.RequestException, OSError, AttributeError):
-            return
+        except (requests.RequestException, OSError, AttributeError, ValueError):
+            return  # closed, or cut off mid-chunk when the server stops
 
     def close(self) -> None:
         self.response.close()
