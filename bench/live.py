@@ -46,6 +46,10 @@ always ending on the newest state, so a later seq carries change i too). Reporte
 
 Both clocks are CLOCK_MONOTONIC (Python's time.monotonic(), Node's process.hrtime).
 
+Floor (`--floor on`, the default): bench/live/floor.mjs, a bare Node `ws` server (one process,
+no database, no Redis, no coalescing) broadcasting the same message bytes to the same viewers,
+latency from the start of each broadcast: what this machine allows any server.
+
 Baseline (`--socketio`): bench/live_socketio_app.py, Flask-SocketIO in a scratch venv
 (/tmp/sio-venv, never the project's), under gunicorn's gevent worker, WebSocket transport only,
 2 workers fed by Flask-SocketIO's Redis message queue (the documented multi-process setup and the

@@ -991,7 +991,7 @@ def analyse_profile(raw: Path, focus: str, top: int = 25) -> dict[str, Any]:
         own[leaf] += c
         pkg[_package(frames[-1])] += c
         seen = {_short(f) for f in frames}
-        mine = {_short(f) for f in frames if _package(f).startswith("app") or "limiter" in _package(f)}
+        mine = {_short(f) for f in frames if _package(f).startswith("app")}
         for f in seen:
             total[f] += c
         for f in mine:
@@ -1019,7 +1019,7 @@ def analyse_profile(raw: Path, focus: str, top: int = 25) -> dict[str, Any]:
         "focus_own_percent": rows(f_own, n_focus),
         "focus_total_percent": rows(f_total, n_focus),
         "focus_package_own_percent": rows(f_pkg, n_focus),
-        # the app's own functions (and flask-limiter's): where the request's time goes, step by step
+        # the app's own functions: where the request's time goes, step by step
         "app_total_percent": rows(app_total, n),
         "focus_app_total_percent": rows(f_app_total, n_focus),
     }
@@ -1261,7 +1261,7 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
                 + ", ".join(f"{k} {v}%" for k, v in g["package_own_percent"][:12])
             )
         gil_app = dict(g.get(pre + "app_total_percent") or [])
-        out.append(f"  the app's steps (and flask-limiter), total time {scope}:  non-idle% | GIL%")
+        out.append(f"  the app's steps, total time {scope}:  non-idle% | GIL%")
         for k, v in a[pre + "app_total_percent"][:20]:
             out.append(f"    {v:5.1f}% | {gil_app.get(k, 0.0):5.1f}%  {k}")
         out.append(f"  all frames, total time {scope} (non-idle):")
