@@ -1189,28 +1189,51 @@ def sio_phase(
             st = settle(viewers, last_seq, 15)
         result = viewers.finish(commits, last_seq)
         viewers = None
-        stats = {
-            "phase": tag,
-            "transport": mode,
-            "n": n,
-            **idle,
-            "changes": len(commits),
-            "achieved_rate": round(len(commits) / args.duration, 2),
-            "cpu": cpu_window,
-            "last_commit_seq": last_seq,
-            "api_seq": last_seq,
-            "status_final": st,
-            "client": result,
-            "profile": profile,
-            "setup": f"Flask-SocketIO, gunicorn -k gevent -w {args.sio_workers}, websocket only, "
-            f"Redis message queue, viewers {'offer' if deflate else 'do not offer'} permessage-deflate",
-        }
-        report_phase(stats)
-        return stats
+        setup = (
+            f"Flask-SocketIO, gunicorn -k gevent -w {args.sio_workers}, websocket only, "
+            f"Redis message queue, viewers {'offer' if deflate else 'do not offer'} permessage-deflate"
+        )
+        return baseline_stats(
+            tag, mode, n, idle, commits, args, cpu_window, last_seq, st, result, profile, setup
+        )
     finally:
         if viewers is not None:
             viewers.kill()
         server.stop()
+
+
+def baseline_stats(
+    tag: str,
+    transport: str,
+    n: int,
+    idle: dict[str, Any],
+    commits: list[Any],
+    args: argparse.Namespace,
+    cpu_window: dict[str, Any],
+    last_seq: int,
+    status_final: dict[str, Any],
+    result: dict[str, Any],
+    profile: dict[str, Any] | None,
+    setup: str,
+) -> dict[str, Any]:
+    """A baseline phase's record (Flask-SocketIO or the floor), reported as it is made."""
+    stats = {
+        "phase": tag,
+        "transport": transport,
+        "n": n,
+        **idle,
+        "changes": len(commits),
+        "achieved_rate": round(len(commits) / args.duration, 2),
+        "cpu": cpu_window,
+        "last_commit_seq": last_seq,
+        "api_seq": last_seq,
+        "status_final": status_final,
+        "client": result,
+        "profile": profile,
+        "setup": setup,
+    }
+    report_phase(stats)
+    return stats
 
 
 class NodeServer(Server):
@@ -1249,24 +1272,10 @@ def floor_phase(
         cpu_window = cpu.stop()
         result = viewers.finish(commits, last_seq)
         viewers = None
-        stats = {
-            "phase": tag,
-            "transport": "floor",
-            "n": n,
-            **idle,
-            "changes": len(commits),
-            "achieved_rate": round(len(commits) / args.duration, 2),
-            "cpu": cpu_window,
-            "last_commit_seq": last_seq,
-            "api_seq": last_seq,
-            "status_final": st,
-            "client": result,
-            "profile": None,
-            "setup": "Node + ws, one process, the same message bytes to every viewer; "
-            "latency from the start of each broadcast",
-        }
-        report_phase(stats)
-        return stats
+        setup = "Node + ws, one process, the same bytes to every viewer; latency from each broadcast's start"
+        return baseline_stats(
+            tag, "floor", n, idle, commits, args, cpu_window, last_seq, st, result, None, setup
+        )
     finally:
         if viewers is not None:
             viewers.kill()
