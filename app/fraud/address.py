@@ -113,7 +113,8 @@ class AddressLimit:
             w.known = max(w.known, total)
 
     def _start(self) -> None:
-        if self._thread is None and self.redis is not None:
+        """The background sync (it also forgets past windows, with or without Redis)."""
+        if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="address-limit", daemon=True)
             self._thread.start()
 

@@ -72,3 +72,16 @@ def test_redis_down_counts_in_the_process(shared: Any) -> None:
     limit = AddressLimit("3/minute", dead, "x", clock=Clock())
     assert [limit.hit("y") for _ in range(3)] == [0, 0, 0]
     assert limit.hit("y") > 0
+
+
+def test_past_windows_are_forgotten() -> None:
+    clock = Clock()
+    limit = AddressLimit("10/minute", clock=clock)
+    for i in range(100):
+        limit.hit(f"198.51.100.{i}")
+        limit.hit(f"198.51.100.{i}")  # counted locally: starts the background sync
+    clock.now += 60
+    limit.hit("203.0.113.1")
+    limit.flush()
+    assert list(limit._windows) == ["203.0.113.1"]  # memory stays bounded by recent addresses
+    limit.stop()
