@@ -1,10 +1,10 @@
 """Writing an accepted action: the score increment, the event and its audit row, atomically.
 
 On PostgreSQL this is one statement (data-modifying CTEs) in autocommit: one round trip, and
-the unique `action_id` makes a replay fail as a whole. It and the player read before it run on
-the driver's connection (psycopg) directly: on this hot path SQLAlchemy's execution layer cost
-more CPU than the statement. SQLite runs the same writes in one transaction and also takes the
-board seq there (the embedded mode has no Redis counter).
+the unique `action_id` makes a replay fail as a whole. It and the player read before it go to
+psycopg as written (`exec_driver_sql`): no statement compiling or type processing on this
+path. SQLite runs the same writes in one transaction and also takes the board seq there (the
+embedded mode has no Redis counter).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -105,7 +104,7 @@ class ScoreStore:
             }
             try:
                 row = self._one(_ACCEPT_PG, params)
-            except psycopg.errors.UniqueViolation as exc:
+            except IntegrityError as exc:
                 raise ActionReplayed(action_id) from exc
             assert row is not None
             return Applied(row[0], row[1], not row[2] and not row[3], row[4], row[5], None)
@@ -115,20 +114,10 @@ class ScoreStore:
             raise ActionReplayed(action_id) from exc
 
     def _one(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """One statement in autocommit on the pool's psycopg connection; its first row."""
-        pooled = self.engine.raw_connection()
-        try:
-            conn = pooled.driver_connection
-            conn.autocommit = True
-            try:
-                return conn.execute(sql, params).fetchone()
-            finally:
-                conn.autocommit = False
-        except psycopg.OperationalError:
-            pooled.invalidate()  # a broken connection must not go back to the pool
-            raise
-        finally:
-            pooled.close()
+        """One statement in autocommit, handed to psycopg as written (no compiling, no type
+        processing); its first row."""
+        with self.autocommit.connect() as conn:
+            return conn.exec_driver_sql(sql, params).fetchone()
 
     def _accept_in_transaction(
         self, user_id: int, action_id: str, action_type: str, points: int, now: datetime, origin: Origin
