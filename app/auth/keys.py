@@ -44,7 +44,7 @@ class AccessTokens:
         self._fernet = _fernet(secret_keys)
         self._keys: dict[str, RSAKey] = {}
         self._current: str | None = None
-        self._loaded_at = 0.0
+        self._forced_at = 0.0  # the last reload for an unknown key id (not the first load)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
@@ -55,8 +55,10 @@ class AccessTokens:
         with self._lock:
             if self._keys and not force:
                 return
-            if force and time.monotonic() - self._loaded_at < 1.0:
-                return
+            if force and time.monotonic() - self._forced_at < 1.0:
+                return  # unknown key ids cost one database read a second at most
+            if force:
+                self._forced_at = time.monotonic()
             rows = self._rows()
             if not rows:
                 self.rotate()
@@ -71,7 +73,6 @@ class AccessTokens:
                 keys[row.kid] = RSAKey.import_key(pem, {"kid": row.kid, "use": "sig", "alg": ALG})
             self._keys = keys
             self._current = rows[-1].kid
-            self._loaded_at = time.monotonic()
 
     def rotate(self) -> str:
         """Add a new signing key; older ones stay for verification until retired."""

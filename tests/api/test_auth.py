@@ -423,3 +423,13 @@ def test_hiding_takes_the_player_off_the_board_and_unhiding_brings_them_back(cli
     assert _board_entry(client, ann.id)["rank"] == 1  # type: ignore[index]
     assert client.get(f"/api/v1/users/{ann.id}/rank").get_json()["rank"] == 1
     assert client.get("/api/v1/leaderboard").get_json()["total_players"] == 2
+
+
+def test_a_key_another_worker_just_created_verifies_at_once(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Two workers starting together can each create a signing key; a token signed with the other
+    worker's key must verify right away, not after a reload throttle (it answered 401)."""
+    first, second = (make_app().extensions["scoreboard"].access for _ in range(2))
+    first.load()  # this worker knows one key
+    second.rotate()  # the other worker adds its own, newer one and signs with it
+    token, _ = second.issue(1, "ann", "read:leaderboard", "scoreboard-web", "family")
+    assert first.verify(token)["sub"] == "1"

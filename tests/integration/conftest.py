@@ -122,8 +122,11 @@ class Gunicorn:
 
     def stop(self) -> None:
         """Stop (SIGTERM, graceful for at most GRACEFUL_TIMEOUT=1 s)."""
-        if self.proc is not None:
+        if self.proc is None:
+            return
+        try:
             live.close_all()
+        finally:  # never leave the server running, whatever closing the clients raised
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
