@@ -899,6 +899,18 @@ def profile_workers(pids: list[int], seconds: float, out_dir: Path, tag: str) ->
     return procs
 
 
+def collect_profile(
+    spies: list[subprocess.Popen], workers: list[int], seconds: float, run_dir: Path, tag: str
+) -> dict[str, Any]:
+    """Wait for the py-spy recorders started by `profile_workers`, then summarise their output."""
+    for spy in spies:
+        try:
+            spy.wait(seconds + 30)
+        except subprocess.TimeoutExpired:
+            CHILDREN.stop(spy)
+    return summarise_profile([run_dir / f"{tag}-pyspy-{pid}.txt" for pid in workers])
+
+
 def summarise_profile(files: list[Path], top: int = 20) -> dict[str, Any]:
     self_count: collections.Counter[str] = collections.Counter()
     incl: collections.Counter[str] = collections.Counter()
@@ -1049,12 +1061,7 @@ def app_phase(mode: str, n: int, args: argparse.Namespace, driver: Driver, run_d
             log(f"{tag}: profiling the workers for {args.profile}s under the same load (not measured)")
             spies = profile_workers(workers, args.profile, run_dir, tag)
             last_seq = max([last_seq] + [c[0] for c in driver.drive(args.profile, args.rate)["commits"]])
-            for s in spies:
-                try:
-                    s.wait(args.profile + 30)
-                except subprocess.TimeoutExpired:
-                    CHILDREN.stop(s)
-            profile = summarise_profile([run_dir / f"{tag}-pyspy-{pid}.txt" for pid in workers])
+            profile = collect_profile(spies, workers, args.profile, run_dir, tag)
         st = settle(viewers, last_seq, 15)
         check = driver.check_model()
         sample = viewers.sample()
@@ -1179,12 +1186,7 @@ def sio_phase(
             cmd2[cmd2.index("--first-seq") + 1] = str(last_seq + 1)
             cmd2[cmd2.index("--out") + 1] = str(prof_commits)
             CHILDREN.start(cmd2, env=env, log=run_dir / f"{tag}-emitter.log").wait(args.profile + 60)
-            for s in spies:
-                try:
-                    s.wait(args.profile + 30)
-                except subprocess.TimeoutExpired:
-                    CHILDREN.stop(s)
-            profile = summarise_profile([run_dir / f"{tag}-pyspy-{pid}.txt" for pid in workers])
+            profile = collect_profile(spies, workers, args.profile, run_dir, tag)
             last_seq = int(json.loads(prof_commits.read_text())[-1][0])
             st = settle(viewers, last_seq, 15)
         result = viewers.finish(commits, last_seq)
