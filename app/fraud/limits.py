@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -18,7 +18,9 @@ from limits.strategies import (
     RateLimiter,
     SlidingWindowCounterRateLimiter,
 )
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
+
+from app.batch import Batcher, run_scripts
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ STRATEGIES: dict[str, type[RateLimiter]] = {
 def parse_limit(text: str) -> RateLimitItem:
     """Parse a limit in flask-limiter's notation, e.g. `10/minute`."""
     return parse(text)
+
+
+Hit = tuple[RateLimitItem, list[str], int]  # limit, identifiers, cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,7 @@ class RateLimits:
     def __init__(self, storage_uri: str, prefix: str, strategy: str = "moving-window"):
         cls = STRATEGIES[strategy]
         memory = MemoryStorage()
-        self._batch: Callable[[list[tuple[RateLimitItem, list[str], int]]], list[bool]] | None = None
+        self._batch: Batcher[list[Hit], list[bool]] | None = None
         if storage_uri.startswith("memory"):
             self._primary = cls(memory)
         else:
@@ -59,8 +64,8 @@ class RateLimits:
         self._fallback = cls(memory)
 
     def hit_many(self, checks: Sequence[Check]) -> list[int]:
-        """`hit` for several limits at once: one Redis round trip for all of them."""
-        if self._batch is None or len(checks) < 2:
+        """`hit` for several limits at once: one Redis round trip, shared with concurrent callers."""
+        if self._batch is None or not checks:
             return [self.hit(c.limit, *c.ids, cost=c.cost) for c in checks]
         items = [(parse_limit(c.limit), [str(i) for i in c.ids], c.cost) for c in checks]
         try:
@@ -118,10 +123,9 @@ class RateLimits:
         return max(1, math.ceil(reset - time.time()))
 
 
-def _redis_batch(
-    storage: Any, strategy: str
-) -> Callable[[list[tuple[RateLimitItem, list[str], int]]], list[bool]] | None:
-    """Run the `limits` library's own Redis scripts for several hits in one pipeline.
+def _redis_batch(storage: Any, strategy: str) -> Batcher[list[Hit], list[bool]] | None:
+    """Run the `limits` library's own Redis scripts for the hits of concurrent callers in one
+    pipeline (a `Batcher`).
 
     The same scripts and keys as one `hit` each, so the counters are the same ones; only the
     round trips are shared. The sliding-window strategy keeps one round trip per hit.
@@ -145,19 +149,15 @@ def _redis_batch(
     else:
         return None
 
-    def run(items: list[tuple[RateLimitItem, list[str], int]]) -> list[bool]:
-        calls = [
-            ([storage.prefixed_key(item.key_for(*keys))], args(item, cost)) for item, keys, cost in items
-        ]
-        pipe = storage.get_connection().pipeline(transaction=False)
-        for keys, argv in calls:
-            pipe.evalsha(script.sha, len(keys), *keys, *argv)
-        results = pipe.execute(raise_on_error=False)
-        for i, result in enumerate(results):
-            if isinstance(result, NoScriptError):  # Redis restarted empty: load and run that one
-                results[i] = script(*calls[i])
-            elif isinstance(result, Exception):
-                raise result
-        return [allowed(item, r) for (item, _, _), r in zip(items, results, strict=True)]
+    def run(batch: list[list[Hit]]) -> list[list[bool] | BaseException]:
+        hits = [hit for hits in batch for hit in hits]
+        calls = [(script, [storage.prefixed_key(i.key_for(*keys))], args(i, cost)) for i, keys, cost in hits]
+        results = iter(run_scripts(storage.get_connection(), calls))
+        out: list[list[bool] | BaseException] = []
+        for caller in batch:
+            answers = [next(results) for _ in caller]
+            error = next((a for a in answers if isinstance(a, Exception)), None)
+            out.append(error or [allowed(item, a) for (item, _, _), a in zip(caller, answers, strict=True)])
+        return out
 
-    return run
+    return Batcher(run)

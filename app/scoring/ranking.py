@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from app.batch import Batcher, run_scripts
 from app.models.types import UTCDateTime
 from app.models.users import RANKED_SQL
 
@@ -117,18 +119,30 @@ class RankIndex:
         self.seq_key = f"{namespace}:board:seq"
         self.ts_key = f"{namespace}:board:ts"
         self._apply = redis.register_script(APPLY_LUA)
+        self._place = Batcher(self._place_many)
 
-    def apply(
-        self,
-        state: RankState,
-        channel: str = "",
-        message: bytes = b"",
-        bump: bool = False,
-        now: str = "",
-        pipe=None,
-    ):  # type: ignore[no-untyped-def]
-        """Place one player, count a board change (`bump`) and publish, in one atomic step."""
-        member = encode_member(state.updated_at, state.user_id) if state.ranked else ""
+    def apply(self, state: RankState, pipe=None):  # type: ignore[no-untyped-def]
+        """Place one player (version-guarded), uncounted and unannounced: for rebuilds."""
+        keys, args = self._call(state, "", b"", False, "")
+        return self._apply(keys=keys, args=args, client=pipe or self.redis)
+
+    def place(
+        self, state: RankState, channel: str, message: bytes, bump: bool, now: str
+    ) -> tuple[int, int, int, int]:
+        """Place one player, count a board change (`bump`) and publish, in one atomic step; in
+        one pipeline with concurrent callers' placements. The raw result (see `parse_apply`).
+
+        :raise RedisError: Redis is unavailable.
+        """
+        return self._place((state, channel, message, bump, now))
+
+    def _place_many(self, batch: list[tuple[RankState, str, bytes, bool, str]]) -> list[Any]:
+        return run_scripts(self.redis, [(self._apply, *self._call(*item)) for item in batch])
+
+    def _call(
+        self, state: RankState, channel: str, message: bytes, bump: bool, now: str
+    ) -> tuple[list[str], list[Any]]:
+        member = encode_member(state.updated_at, state.user_id) if state.ranked else ""  # type: ignore[arg-type]
         args = [
             state.user_id,
             state.version,
@@ -140,8 +154,7 @@ class RankIndex:
             "1" if bump else "0",
             now,
         ]
-        keys = [self.zset, self.users, self.seq_key, self.ts_key]
-        return self._apply(keys=keys, args=args, client=pipe or self.redis)
+        return [self.zset, self.users, self.seq_key, self.ts_key], args
 
     @staticmethod
     def parse_apply(result: Sequence[int]) -> tuple[int | None, int | None, int, int | None]:

@@ -19,7 +19,7 @@ from app.fraud.limits import Check, RateLimits
 from app.fraud.rules import FraudRules
 from app.scoring.catalog import Action, ActionCatalog
 from app.scoring.ranking import RankState
-from app.scoring.store import ActionReplayed, ScoreStore
+from app.scoring.store import ActionReplayed, ActionWrite, ScoreStore
 from app.scoring.tokens import ActionTokenSigner, TokenStore
 from app.scoring.writer import BoardWriter, change_event
 
@@ -186,7 +186,8 @@ class Scorer:
         if player.ranked and not self.writer.standings.uses_index:  # else the index tells
             previous_rank = self.writer.standings.rank_of(player.id, player.score, player.score_updated_at)
         try:
-            done = self.store.accept(player.id, action_id, action.type, action.points, now, origin)
+            write = ActionWrite(player.id, action_id, action.type, action.points, now, origin)
+            done = self.store.accept(write)
         except ActionReplayed as exc:
             raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.") from exc
         new_score, version, ranked, username, display_name, seq = (

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from app.batch import Batcher
 from app.errors import ScoreboardError
 
 VERSION = "a1"
@@ -109,6 +110,15 @@ class RedisTokenStore:
     def __init__(self, redis, namespace: str):  # type: ignore[no-untyped-def]
         self._redis = redis
         self._prefix = f"{namespace}:tok:"
+        self._consume = Batcher(self._consume_many)
 
     def consume(self, nonce: str, ttl: int) -> bool:
-        return bool(self._redis.set(self._prefix + nonce, b"used", nx=True, ex=ttl))
+        """:raise RedisError: Redis is unavailable."""
+        return self._consume((nonce, ttl))
+
+    def _consume_many(self, batch: list[tuple[str, int]]) -> list[bool]:
+        """One pipeline for the tokens of concurrent submits."""
+        pipe = self._redis.pipeline(transaction=False)
+        for nonce, ttl in batch:
+            pipe.set(self._prefix + nonce, b"used", nx=True, ex=ttl)
+        return [bool(r) for r in pipe.execute()]

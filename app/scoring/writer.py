@@ -124,7 +124,7 @@ class BoardWriter:
         index = self.standings.index
         if index is not None and self.standings.health.up:
             try:
-                result = index.apply(state, self.channel, orjson.dumps(event), bump, event["ts"])
+                result = index.place(state, self.channel, orjson.dumps(event), bump, event["ts"])
                 placement = Placement(*index.parse_apply(result))
                 if placement.seq is None:  # Redis restarted empty: rebuild, then announce
                     self._unsynced.add(state.user_id)

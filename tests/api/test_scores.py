@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
+from app.audit import Origin
 from app.extensions import db
 from app.models import AuditLog, FraudFlag, ScoreEvent, User
+from app.scoring.store import ActionWrite
+from app.services import services
 from tests.helpers import Player, error_code
 
 
@@ -242,3 +247,26 @@ def test_many_accounts_from_one_address_flags_the_newest(make_app) -> None:
     with app.app_context():
         flags = db.session.execute(select(FraudFlag.user_id, FraudFlag.rule, FraudFlag.severity)).all()
     assert flags == [(players[2].id, "accounts_per_ip", "low")]
+
+
+@pytest.mark.parametrize("mode", ["production"])  # the embedded mode writes one action at a time
+def test_a_batch_of_actions_counts_each_once_and_a_replay_fails_alone(app: Flask, client) -> None:
+    ann, bob = Player(client), Player(client)
+    first = ann.score(times=1)["action_id"]
+    now = datetime.now(UTC)
+
+    def write(uid: int, action_id: str) -> ActionWrite:
+        return ActionWrite(uid, action_id, "complete_task", 10, now, Origin.of("10.0.0.1", "test"))
+
+    with app.app_context():
+        store = services().scorer.store
+        results = store.accept_many(
+            [write(ann.id, "a1"), write(bob.id, "b1"), write(ann.id, "a2"), write(bob.id, first)]
+        )
+    assert [type(r).__name__ for r in results] == ["Applied", "Applied", "Applied", "ActionReplayed"]
+    assert [r.score for r in results[:3]] == [20, 10, 30]  # type: ignore[union-attr]
+    assert scalar(app, select(User.score).where(User.id == ann.id)) == 30
+    assert scalar(app, select(User.score).where(User.id == bob.id)) == 10
+    events = scalar(app, select(func.count()).select_from(ScoreEvent).where(ScoreEvent.user_id == ann.id))
+    assert events == 3
+    assert len(audit_reasons(app, ann.id, "score.accepted")) == 3
