@@ -20,7 +20,7 @@ from app.fraud.rules import FraudRules
 from app.scoring.catalog import Action, ActionCatalog
 from app.scoring.ranking import RankState
 from app.scoring.store import ActionReplayed, ActionWrite, ScoreStore
-from app.scoring.tokens import ActionTokenSigner, TokenStore
+from app.scoring.tokens import ActionClaims, ActionTokenSigner, TokenStore
 from app.scoring.writer import BoardWriter, change_event
 
 log = logging.getLogger(__name__)
@@ -169,18 +169,61 @@ class Scorer:
         self._require_scope(who)
         player = self._player(who.user_id)
         self._check_standing(player)
-        self._check_rates(player, who)
-        claims = self._verify(action_token, player, origin)
-        if claims.user_id != player.id:
-            raise ScoreboardError("TOKEN_USER_MISMATCH", "This action token belongs to another player.")
-        if claims.issued_at + self.signer.ttl < self.clock():
-            raise ScoreboardError("TOKEN_EXPIRED", "The action token has expired; ask for a new one.")
-        action = self.catalog.get(claims.action_type)
-        self._check_pace(player, action)
-        self._consume(claims.nonce)
-        return self._apply(player, action, claims.nonce, origin)
+        claims, action, refusal = self._read_token(action_token, player)
+        # rate limits, then (for a good token) cooldown and hourly cap, then single use:
+        # one atomic step that stops at the first refusal, so a refused token is not burnt
+        # and, in the same step, the counters an accepted action adds to
+        groups = [self._rate_checks(player, who)]
+        once, then = None, []
+        if action is not None and claims is not None:
+            groups.append(self._pace_checks(player, action))
+            key = self.tokens.key(claims.nonce)
+            once = (key, self.signer.ttl + 60) if key else None  # kept past expiry
+            then = self._counters(player, action)
+        gated = self.limits.gate([[c for c in g if self._applies(c.limit)] for g in groups], once, then)
+        if gated.refused == 0:
+            self._penalise(player)
+            raise ScoreboardError(
+                "RATE_LIMITED", "Too many score submissions; slow down.", retry_after=max(gated.waits)
+            )
+        if refusal is not None:
+            if refusal.code == "TOKEN_INVALID" and self.signer.looks_signed(action_token):
+                self.rules.tampered_token(player.id, player.penalty_level, origin)
+            raise refusal
+        assert claims is not None and action is not None
+        if gated.refused == 1:
+            raise ScoreboardError(
+                "COOLDOWN", f"Action {action.type!r} is cooling down.", retry_after=max(gated.waits)
+            )
+        first_use = gated.first_use if gated.first_use is not None else self._consume(claims.nonce)
+        if not first_use:
+            raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.")
+        counted = gated.then if gated.then is not None else self.limits.hit_many(then)
+        return self._apply(player, action, claims.nonce, origin, counted)
 
-    def _apply(self, player: Player, action: Action, action_id: str, origin: Origin) -> Accepted:
+    def _read_token(
+        self, token: str, player: Player
+    ) -> tuple[ActionClaims | None, Action | None, ScoreboardError | None]:
+        """The token's claims and action, or why it is refused (reported after the rate limits)."""
+        try:
+            claims = self.signer.verify(token)
+            if claims.user_id != player.id:
+                raise ScoreboardError("TOKEN_USER_MISMATCH", "This action token belongs to another player.")
+            if claims.issued_at + self.signer.ttl < self.clock():
+                raise ScoreboardError("TOKEN_EXPIRED", "The action token has expired; ask for a new one.")
+            return claims, self.catalog.get(claims.action_type), None
+        except ScoreboardError as refusal:
+            return None, None, refusal
+
+    def _counters(self, player: Player, action: Action) -> list[Check]:
+        """Fraud counters, then the limit on the next token (when it applies)."""
+        token = [self._token_check(player.id)] if self._applies(self.policy.token_per_user) else []
+        return [*self.rules.accept_checks(player.id, action.points), *token]
+
+    def _apply(
+        self, player: Player, action: Action, action_id: str, origin: Origin, counted: list[int]
+    ) -> Accepted:
+        """Write the accepted action and announce it; `counted`: the waits of `_counters`."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         previous_rank = None
         if player.ranked and not self.writer.standings.uses_index:  # else the index tells
@@ -201,12 +244,9 @@ class Scorer:
         state = RankState(player.id, version, ranked, new_score, now)
         event = change_event("score", state, (username, display_name), seq, now, points=action.points)
         placement = self.writer.publish(state, event, bump=ranked, previous_rank=previous_rank)
-        # one round trip for the fraud counters and the limit on the next token
-        fraud = self.rules.accept_checks(player.id, action.points)
-        token = [self._token_check(player.id)] if self._applies(self.policy.token_per_user) else []
-        waits = self.limits.hit_many([*fraud, *token])
-        self.rules.after_accept(player.id, action.points, player.score, new_score, waits[: len(fraud)])
-        next_token = None if any(waits[len(fraud) :]) else self._mint(player.id, action.type)
+        n = self.rules.COUNTERS
+        self.rules.after_accept(player.id, action.points, player.score, new_score, counted[:n])
+        next_token = None if any(counted[n:]) else self._mint(player.id, action.type)
         return Accepted(
             player.id,
             username,
@@ -247,7 +287,7 @@ class Scorer:
                 retry_after=_seconds_until(player.suspended_until, now),
             )
 
-    def _check_rates(self, player: Player, who: Principal) -> None:
+    def _rate_checks(self, player: Player, who: Principal) -> list[Check]:
         p = self.policy
         checks = [
             Check(p.score_per_user, ("score", player.id)),
@@ -257,39 +297,23 @@ class Scorer:
             checks.append(Check(p.score_global, ("global", "all")))
         if player.is_flagged:
             checks.append(Check(p.flagged_score, ("flagged", player.id)))
-        waits = self._waits(checks)
-        if any(waits):
-            self._penalise(player)
-            raise ScoreboardError(
-                "RATE_LIMITED", "Too many score submissions; slow down.", retry_after=max(waits)
-            )
+        return checks
 
-    def _verify(self, token: str, player: Player, origin: Origin):  # type: ignore[no-untyped-def]
-        try:
-            return self.signer.verify(token)
-        except ScoreboardError:
-            if self.signer.looks_signed(token):
-                self.rules.tampered_token(player.id, player.penalty_level, origin)
-            raise
-
-    def _check_pace(self, player: Player, action: Action) -> None:
+    @staticmethod
+    def _pace_checks(player: Player, action: Action) -> list[Check]:
         checks = []
         if action.cooldown_seconds:
             checks.append(Check(f"1/{action.cooldown_seconds} second", ("cooldown", player.id, action.type)))
         if action.max_per_hour:
             checks.append(Check(f"{action.max_per_hour}/hour", ("hourly", player.id, action.type)))
-        wait = max(self._waits(checks), default=0)
-        if wait:
-            raise ScoreboardError("COOLDOWN", f"Action {action.type!r} is cooling down.", retry_after=wait)
+        return checks
 
-    def _consume(self, nonce: str) -> None:
+    def _consume(self, nonce: str) -> bool:
         try:
-            first_use = self.tokens.consume(nonce, self.signer.ttl + 60)  # kept past expiry
+            return self.tokens.consume(nonce, self.signer.ttl + 60)  # kept past expiry
         except RedisError as exc:
             log.warning("token store unavailable (%s); the database guards single use", exc)
-            first_use = True
-        if not first_use:
-            raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.")
+            return True
 
     def _applies(self, limit: str) -> bool:
         return self.policy.enabled and bool(limit)

@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.batch import Batcher
 from app.errors import ScoreboardError
 
 VERSION = "a1"
@@ -84,6 +83,10 @@ class TokenStore(Protocol):
         """True: first use, now recorded for `ttl` seconds. False: already used."""
         ...
 
+    def key(self, nonce: str) -> str | None:
+        """The Redis key recording a token's use, or None (not kept in Redis)."""
+        ...
+
 
 class MemoryTokenStore:
     """The in-process twin, for the embedded mode."""
@@ -103,6 +106,9 @@ class MemoryTokenStore:
             self._used[nonce] = now + ttl
             return True
 
+    def key(self, nonce: str) -> None:
+        return None
+
 
 class RedisTokenStore:
     """Used tokens in Redis, shared by every worker and host: one SET NX per submit."""
@@ -110,15 +116,11 @@ class RedisTokenStore:
     def __init__(self, redis, namespace: str):  # type: ignore[no-untyped-def]
         self._redis = redis
         self._prefix = f"{namespace}:tok:"
-        self._consume = Batcher(self._consume_many)
+
+    def key(self, nonce: str) -> str:
+        """The Redis key recording a token's use (a rate-limit gate sets it with its checks)."""
+        return self._prefix + nonce
 
     def consume(self, nonce: str, ttl: int) -> bool:
         """:raise RedisError: Redis is unavailable."""
-        return self._consume((nonce, ttl))
-
-    def _consume_many(self, batch: list[tuple[str, int]]) -> list[bool]:
-        """One pipeline for the tokens of concurrent submits."""
-        pipe = self._redis.pipeline(transaction=False)
-        for nonce, ttl in batch:
-            pipe.set(self._prefix + nonce, b"used", nx=True, ex=ttl)
-        return [bool(r) for r in pipe.execute()]
+        return bool(self._redis.set(self.key(nonce), b"used", nx=True, ex=ttl))

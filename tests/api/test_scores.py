@@ -270,3 +270,17 @@ def test_a_batch_of_actions_counts_each_once_and_a_replay_fails_alone(app: Flask
     events = scalar(app, select(func.count()).select_from(ScoreEvent).where(ScoreEvent.user_id == ann.id))
     assert events == 3
     assert len(audit_reasons(app, ann.id, "score.accepted")) == 3
+
+
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
+@pytest.mark.parametrize("refusal", ["RATE_LIMITED", "COOLDOWN"])
+def test_a_refused_submit_does_not_burn_its_token(make_app, strategy: str, refusal: str) -> None:
+    per_user = "1/minute" if refusal == "RATE_LIMITED" else "100/minute"
+    app = make_app(RATELIMIT_STRATEGY=strategy, RATELIMIT_SCORE_PER_USER=per_user)
+    ann = Player(app.test_client())
+    assert ann.submit(ann.action_token("slow_task")).status_code == 200
+    token = ann.action_token("slow_task")
+    r = ann.submit(token)
+    assert r.status_code == 429 and error_code(r) == refusal
+    with app.app_context():
+        assert services().scorer.tokens.consume(token.split(".")[4], 60)  # still unused
