@@ -88,6 +88,7 @@ def test_focus_stays_on_the_button_after_pressing_it(hosts: Any, new_page: Calla
     (app,) = hosts(1)
     page = new_page()
     sign_up(page, app.url, "kim")
+    wait_live(page)  # the page's script is running
     page.locator("#play").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#my-standing .my-score")).to_have_text("10")
