@@ -34,7 +34,7 @@ def create_app(config: Any | None = None) -> Flask:
     from app import models  # noqa: F401  (registers the tables)
     from app.api import bp as api_bp
     from app.api.errors import register_error_handlers
-    from app.api.fast_board import FastBoard
+    from app.api.fast import FastPaths
     from app.api.oauth import bp as oauth_bp
     from app.auth.server import create_server
     from app.auth.session import init_sessions
@@ -64,7 +64,8 @@ def create_app(config: Any | None = None) -> Flask:
     init_security(app)
     init_observability(app)
     register_cli(app)
-    app.wsgi_app = FastBoard(app.wsgi_app, services)  # type: ignore[method-assign]
+    fast = FastPaths(app.wsgi_app, services, app.config.get("MAX_CONTENT_LENGTH"))
+    app.wsgi_app = fast  # type: ignore[method-assign]
     if config.TRUSTED_PROXY_COUNT:  # outermost: everything behind it sees the client's address
         n = config.TRUSTED_PROXY_COUNT
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

@@ -84,6 +84,11 @@ def record(method: str, endpoint: str, status: int, started: float) -> None:
     LATENCY.labels(endpoint).observe(time.perf_counter() - started)
 
 
+def record_submission(error_code: str | None) -> None:
+    """Count a score submission: accepted, or rejected with its code."""
+    SUBMISSIONS.labels("accepted" if error_code is None else "rejected", error_code or "").inc()
+
+
 def init_observability(app: Flask) -> None:
     """Register the endpoints, request ids, metrics hooks and (if asked) JSON logging."""
     app.register_blueprint(bp)
@@ -104,8 +109,7 @@ def init_observability(app: Flask) -> None:
         endpoint = request.endpoint or "none"
         record(request.method, endpoint, response.status_code, g.get("started", time.perf_counter()))
         if endpoint == "api.submit_score":
-            code = g.get("error_code")
-            SUBMISSIONS.labels("accepted" if code is None else "rejected", code or "").inc()
+            record_submission(g.get("error_code"))
         response.headers["X-Request-ID"] = g.get("request_id", "")
         response.headers["X-Served-By"] = SERVED_BY
         return response

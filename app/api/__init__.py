@@ -13,7 +13,11 @@ def _per_address_limit() -> None:
     """RATELIMIT_API_PER_IP on every API request."""
     limit = services().address_limit
     if limit is not None and (wait := limit.hit(request.remote_addr or "")):
-        raise ScoreboardError("RATE_LIMITED", "Too many requests from this address.", retry_after=wait)
+        raise address_refusal(wait)
+
+
+def address_refusal(wait: int) -> ScoreboardError:
+    return ScoreboardError("RATE_LIMITED", "Too many requests from this address.", retry_after=wait)
 
 
 from app.api import accounts, leaderboard, scores  # noqa: E402, F401

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from pydantic import BaseModel, ValidationError
 
 from app.audit import Origin
+from app.auth.keys import AccessTokens
 from app.auth.principal import SCOPE_ADMIN, SCOPE_READ, SCOPE_SCORE, Principal
 from app.errors import ScoreboardError
 from app.extensions import csrf
@@ -36,6 +37,20 @@ def bearer_token() -> str | None:
     return None
 
 
+def bearer_principal(access: AccessTokens, token: str) -> Principal:
+    """The caller an access token names.
+
+    :raise ScoreboardError UNAUTHORIZED: the token is not valid.
+    """
+    claims = access.verify(token)
+    return Principal(
+        int(claims["sub"]),
+        claims.get("username", ""),
+        frozenset(str(claims.get("scope", "")).split()),
+        "t:" + str(claims.get("sid")),
+    )
+
+
 def principal(required: bool = True) -> Principal | None:
     """The caller, from a Bearer token or the browser session (with CSRF on unsafe methods).
 
@@ -43,13 +58,7 @@ def principal(required: bool = True) -> Principal | None:
     """
     token = bearer_token()
     if token is not None:
-        claims = services().access.verify(token)
-        return Principal(
-            int(claims["sub"]),
-            claims.get("username", ""),
-            frozenset(str(claims.get("scope", "")).split()),
-            "t:" + str(claims.get("sid")),
-        )
+        return bearer_principal(services().access, token)
     if current_user.is_authenticated:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             CSRFProtect.protect(csrf)
@@ -72,8 +81,16 @@ def body(model: type[T]) -> T:
     """
     if not request.is_json:
         raise ScoreboardError("INVALID_REQUEST", "Send a JSON object with Content-Type: application/json.")
+    return parse_body(model, request.get_data(cache=False))
+
+
+def parse_body(model: type[T], raw: bytes) -> T:
+    """A JSON body validated strictly by `model`.
+
+    :raise ScoreboardError INVALID_REQUEST: naming the first problem.
+    """
     try:
-        return model.model_validate_json(request.get_data(cache=False) or b"")
+        return model.model_validate_json(raw or b"")
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "body"

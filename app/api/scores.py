@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response
 
 from app.api import bp
 from app.api.context import body, json_response, origin, principal
 from app.api.schemas import ActionTokenIn, ScoreIn
 from app.scoring.board import iso
+from app.scoring.service import Accepted
 from app.services import services
 
 
@@ -31,22 +34,24 @@ def action_token() -> Response:
 def submit_score() -> Response:
     who = principal()
     data = body(ScoreIn)
-    a = services().scorer.submit(who, data.action_token, origin())
+    return json_response(accepted_json(services().scorer.submit(who, data.action_token, origin())))
+
+
+def accepted_json(a: Accepted) -> dict[str, Any]:
+    """The body of an accepted submit (SPEC §6)."""
     nxt = a.next_token
-    return json_response(
-        {
-            "success": True,
-            "data": {
-                "user_id": a.user_id,
-                "username": a.username,
-                "action_id": a.action_id,
-                "action_type": a.action_type,
-                "points": a.points,
-                "new_score": a.new_score,
-                "rank": a.rank,
-                "previous_rank": a.previous_rank,
-                "next_action_token": nxt.action_token if nxt else None,
-                "next_action_expires_in": nxt.expires_in if nxt else None,
-            },
-        }
-    )
+    return {
+        "success": True,
+        "data": {
+            "user_id": a.user_id,
+            "username": a.username,
+            "action_id": a.action_id,
+            "action_type": a.action_type,
+            "points": a.points,
+            "new_score": a.new_score,
+            "rank": a.rank,
+            "previous_rank": a.previous_rank,
+            "next_action_token": nxt.action_token if nxt else None,
+            "next_action_expires_in": nxt.expires_in if nxt else None,
+        },
+    }

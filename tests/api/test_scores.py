@@ -6,10 +6,12 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
+from app.api.fast import FastPaths
 from app.audit import Origin
 from app.extensions import db
 from app.models import AuditLog, FraudFlag, ScoreEvent, User
@@ -284,3 +286,87 @@ def test_a_refused_submit_does_not_burn_its_token(make_app, strategy: str, refus
     assert r.status_code == 429 and error_code(r) == refusal
     with app.app_context():
         assert services().scorer.tokens.consume(token.split(".")[4], 60)  # still unused
+
+
+def test_a_bearer_submit_answers_like_the_flask_view(app: Flask, client, monkeypatch) -> None:
+    """Bearer submits are served before Flask: same statuses, bodies and headers as the view."""
+    fast_paths = app.wsgi_app
+    assert isinstance(fast_paths, FastPaths)
+    flask_calls = []
+    inner = fast_paths.wsgi_app
+
+    def counting(environ, start_response):  # type: ignore[no-untyped-def]
+        if environ["PATH_INFO"] == "/api/v1/scores":
+            flask_calls.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    monkeypatch.setattr(fast_paths, "wsgi_app", counting)
+    ann, bob = Player(client), Player(client)
+
+    def both(body: Any, raw: bytes | None = None) -> tuple[Any, Any]:
+        def send(who: Player) -> Any:
+            if raw is not None:
+                sent = {"Content-Type": "application/json", "Content-Length": str(len(raw))}
+                return who.client.post("/api/v1/scores", data=raw, headers={**who.auth, **sent})
+            return who.post("/api/v1/scores", body() if callable(body) else body)
+
+        before = len(flask_calls)
+        fast = send(ann)
+        assert len(flask_calls) == before, "the fast path handed the submit to Flask"
+        monkeypatch.setattr(app, "wsgi_app", inner)
+        try:
+            view = send(ann)
+        finally:
+            monkeypatch.setattr(app, "wsgi_app", fast_paths)
+        return fast, view
+
+    def same_headers(fast: Any, view: Any) -> None:
+        skip = {"X-Request-ID", "Vary", "Content-Length", "Set-Cookie"}
+        assert {k: v for k, v in fast.headers if k not in skip} == {
+            k: v for k, v in view.headers if k not in skip
+        }
+
+    fast, view = both(lambda: {"action_token": ann.action_token()})
+    assert fast.status_code == view.status_code == 200
+    assert fast.get_json()["data"].keys() == view.get_json()["data"].keys()
+    assert [fast.get_json()["data"]["new_score"], view.get_json()["data"]["new_score"]] == [10, 20]
+    same_headers(fast, view)
+    used = ann.action_token()
+    assert ann.submit(used).status_code == 200
+    refusals = [
+        ({"action_token": "garbage"}, None, "TOKEN_INVALID"),
+        ({"action_token": bob.action_token()}, None, "TOKEN_USER_MISMATCH"),
+        ({"action_token": used}, None, "TOKEN_ALREADY_USED"),
+        ({"action_token": 5}, None, "INVALID_REQUEST"),
+        ({"action_token": "x", "points": 1000}, None, "INVALID_REQUEST"),
+        (None, b"{not json", "INVALID_REQUEST"),
+        (None, b"[]", "INVALID_REQUEST"),
+    ]
+    for body, raw, code in refusals:
+        fast, view = both(body, raw)
+        assert (fast.status_code, fast.data) == (view.status_code, view.data)
+        assert error_code(fast) == code
+        same_headers(fast, view)
+    assert scalar(app, select(User.score).where(User.id == ann.id)) == 30
+
+
+def test_submits_the_fast_path_leaves_to_flask_still_work(client) -> None:
+    ann = Player(client)
+    charset = ann.client.post(
+        "/api/v1/scores",
+        data=orjson.dumps({"action_token": ann.action_token()}),
+        headers={**ann.auth, "Content-Type": "application/json; charset=utf-8"},
+    )
+    assert charset.status_code == 200
+    text_body = ann.client.post(
+        "/api/v1/scores", data="x", headers={**ann.auth, "Content-Type": "text/plain"}
+    )
+    assert text_body.status_code == 400 and error_code(text_body) == "INVALID_REQUEST"
+    unsigned = client.post("/api/v1/scores", json={"action_token": ann.action_token()})
+    assert unsigned.status_code == 401 and error_code(unsigned) == "UNAUTHORIZED"
+    huge = ann.client.post(
+        "/api/v1/scores",
+        data=b'{"action_token": "' + b"a" * 100_000 + b'"}',
+        headers={**ann.auth, "Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413 and error_code(huge) == "INVALID_REQUEST"
