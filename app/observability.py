@@ -8,6 +8,7 @@ import secrets
 import socket
 import sys
 import time
+from typing import Any
 
 import orjson
 from flask import Blueprint, Flask, Response, g, has_request_context, request
@@ -20,6 +21,8 @@ REQUESTS = Counter("scoreboard_http_requests_total", "HTTP requests", ["method",
 LATENCY = Histogram("scoreboard_http_request_seconds", "HTTP request latency", ["endpoint"])
 SUBMISSIONS = Counter("scoreboard_score_submissions_total", "Score submissions", ["outcome", "reason"])
 
+_COUNTERS: dict[tuple[str, str, int], Any] = {}  # labelled children, looked up once
+_HISTOGRAMS: dict[str, Any] = {}
 bp = Blueprint("meta", __name__)
 SERVED_BY = f"{socket.gethostname()}:{os.getpid()}"  # which process answered (loaded after fork)
 
@@ -80,8 +83,11 @@ def request_id(header: str | None) -> str:
 
 def record(method: str, endpoint: str, status: int, started: float) -> None:
     """Count a request and its latency (from `started`, a perf_counter reading)."""
-    REQUESTS.labels(method, endpoint, status).inc()
-    LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+    key = (method, endpoint, status)
+    counter = _COUNTERS.get(key) or _COUNTERS.setdefault(key, REQUESTS.labels(*key))
+    histogram = _HISTOGRAMS.get(endpoint) or _HISTOGRAMS.setdefault(endpoint, LATENCY.labels(endpoint))
+    counter.inc()
+    histogram.observe(time.perf_counter() - started)
 
 
 def record_submission(error_code: str | None) -> None:

@@ -28,7 +28,7 @@ def iso(ts: datetime | None) -> str | None:
     """ISO 8601 in UTC with milliseconds and a Z, as the API writes times."""
     if ts is None:
         return None
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    return ts.isoformat(timespec="milliseconds")[:23] + "Z"  # the fixed-width part, then Z
 
 
 @dataclass

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -38,13 +39,12 @@ _PLAYER = text(f"SELECT {_PLAYER_COLUMNS} FROM users WHERE id = :uid").columns(
     score_updated_at=_TS, banned_until=_TS, suspended_until=_TS
 )
 _PLAYERS_PG = f"SELECT {_PLAYER_COLUMNS} FROM users WHERE id = ANY(%(ids)s)"
-# psycopg parameters: one array per column, one element per action. Rows are locked in id
-# order, so two batches sharing players queue instead of deadlocking.
+# psycopg parameters: the actions as one JSON array (one parameter, serialised by orjson).
+# Rows are locked in id order, so two batches sharing players queue instead of deadlocking.
 _ACCEPT_PG = (
-    "WITH v AS MATERIALIZED (SELECT * FROM unnest("
-    " %(uid)s::bigint[], %(points)s::bigint[], %(action_id)s::text[], %(action_type)s::text[],"
-    " %(ip)s::text[], %(ua)s::text[], %(now)s::timestamptz[])"
-    " AS v(uid, points, action_id, action_type, ip, ua, now)),"
+    "WITH v AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(%(actions)s::jsonb)"
+    " AS v(uid bigint, points bigint, action_id text, action_type text, ip text, ua text,"
+    " now timestamptz)),"
     " l AS MATERIALIZED (SELECT id FROM users WHERE id IN (SELECT uid FROM v) ORDER BY id FOR UPDATE),"
     " u AS ("
     " UPDATE users SET score = users.score + v.points, score_updated_at = v.now,"
@@ -152,18 +152,7 @@ class ScoreStore:
 
     def _write_round(self, round_: list[tuple[int, ActionWrite]]) -> dict[int, Applied | Exception]:
         actions = [a for _, a in round_]
-        rows = self._rows(
-            _ACCEPT_PG,
-            {
-                "uid": [a.user_id for a in actions],
-                "points": [a.points for a in actions],
-                "action_id": [a.action_id for a in actions],
-                "action_type": [a.action_type for a in actions],
-                "ip": [a.origin.ip for a in actions],
-                "ua": [a.origin.user_agent for a in actions],
-                "now": [a.now for a in actions],
-            },
-        )
+        rows = self._rows(_ACCEPT_PG, {"actions": orjson.dumps([_record(a) for a in actions]).decode()})
         done = {r[0]: Applied(r[1], r[2], not r[3] and not r[4], r[5], r[6], None) for r in rows}
         return {i: done.get(a.user_id) or LookupError(f"no player {a.user_id}") for i, a in round_}
 
@@ -208,6 +197,18 @@ class ScoreStore:
             ranked = not banned and not hidden
             seq = bump_seq(conn, now) if ranked and self.seq_in_database else None
         return Applied(score, version, ranked, username, display_name, seq)
+
+
+def _record(a: ActionWrite) -> dict[str, Any]:
+    return {
+        "uid": a.user_id,
+        "points": a.points,
+        "action_id": a.action_id,
+        "action_type": a.action_type,
+        "ip": a.origin.ip,
+        "ua": a.origin.user_agent,
+        "now": a.now,
+    }
 
 
 def _failure(action: ActionWrite, exc: Exception) -> Exception:
