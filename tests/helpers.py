@@ -59,3 +59,19 @@ def error_code(response: Any) -> str:
     body = response.get_json()
     assert body["success"] is False, body
     return body["error"]["code"]
+
+
+def admin_player(app: Any, client: FlaskClient, username: str = "boss") -> Player:
+    """A registered player made an admin, holding a token with the `admin` scope."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    boss = Player(client, username)
+    with app.app_context():
+        db.session.execute(text("UPDATE users SET role = 'admin' WHERE id = :id"), {"id": boss.id})
+        db.session.commit()
+    r = client.post("/api/v1/auth/login", json={"username": username, "password": boss.password})
+    assert r.status_code == 200 and "admin" in r.get_json()["scope"].split(), r.get_json()
+    boss.tokens = r.get_json()
+    return boss

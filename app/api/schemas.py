@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
@@ -31,3 +33,27 @@ class ScoreIn(Strict):
 class MePatch(Strict):
     display_name: str | None = Field(default=None, min_length=1, max_length=64)
     is_hidden: bool | None = None
+
+
+def _visible(text: str) -> str:
+    """Whitespace runs become one space; what is left must be visible text."""
+    text = " ".join(text.split())
+    if not text or not text.isprintable():
+        raise ValueError("must be visible text")
+    return text
+
+
+class ReasonIn(Strict):
+    reason: Annotated[str, Field(max_length=500), AfterValidator(_visible)]
+
+
+class BanIn(ReasonIn):
+    duration_seconds: int | None = Field(default=None, ge=1, le=10 * 365 * 86400)
+
+
+class AdjustIn(ReasonIn):
+    points: int = Field(ge=-(10**12), le=10**12)
+
+
+class ResolveIn(ReasonIn):
+    resolution: Literal["cleared", "confirmed"]

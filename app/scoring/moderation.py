@@ -154,6 +154,8 @@ class Moderation:
             .columns(score_updated_at=_TS)
         )
         event_name, actor, reason, details = audit
+        standings = self.writer.standings
+        previous = None if standings.uses_index else standings.rank(user_id)[0]  # else the index tells
         with self.engine.begin() as conn:
             row = conn.execute(sql, {**params, "now": now, "uid": user_id}).first()
             if row is None:
@@ -168,8 +170,8 @@ class Moderation:
                     origin,
                     subject=user_id,
                     actor=actor,
-                    reason=reason,
-                    details=details,
+                    reason=reason[:64] if reason else None,
+                    details={**details, "reason": reason} if reason else details,
                     at=now,
                 ),
             )
@@ -178,7 +180,7 @@ class Moderation:
         ranked = updated_at is not None and not banned and not hidden
         state = RankState(user_id, version, ranked, score, updated_at)
         event = change_event(kind, state, (username, display_name), seq, now)
-        return self.writer.publish(state, event, bump=True)
+        return self.writer.publish(state, event, bump=True, previous_rank=previous.rank if previous else None)
 
     @staticmethod
     def _score_event(

@@ -12,12 +12,21 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app.extensions import db
-from tests.helpers import Player, error_code
+from app.services import services
+from tests.helpers import Player, admin_player, error_code
 
 REGISTER, LOGIN = "/api/v1/auth/register", "/api/v1/auth/login"
 ACTIONS, SCORES, ME = "/api/v1/actions/token", "/api/v1/scores", "/api/v1/me"
 TOKEN, REVOKE = "/oauth/token", "/oauth/revoke"
+BAN, UNBAN, HIDE, UNHIDE, ADJUST, RESET = (
+    f"/api/v1/admin/users/UID/{what}" for what in ("ban", "unban", "hide", "unhide", "adjust", "reset")
+)
+RESOLVE = "/api/v1/admin/flags/FLAG/resolve"
+ADMIN = {BAN, UNBAN, HIDE, UNHIDE, ADJUST, RESET, RESOLVE}
+SAME_AS_BAN = {UNBAN, HIDE, UNHIDE, RESET}
 AUTHED = {ACTIONS, SCORES, ME}
+NUMBERS = {"points", "duration_seconds"}  # fields for which 12345 is a good value
+OPTIONAL = {"duration_seconds"}
 OVERSIZE = 64 * 1024 + 1
 
 # A valid body for each JSON endpoint; the cases below break it one way at a time.
@@ -27,6 +36,13 @@ VALID: dict[str, dict[str, Any]] = {
     ACTIONS: {"action_type": "complete_task"},
     SCORES: {"action_token": "a1.00000000.1.complete_task.nonce.1.sig"},
     ME: {"display_name": "Someone Else"},
+    BAN: {"reason": "spam", "duration_seconds": 60},
+    UNBAN: {"reason": "appeal granted"},
+    HIDE: {"reason": "offensive name"},
+    UNHIDE: {"reason": "renamed"},
+    ADJUST: {"points": 5, "reason": "refund"},
+    RESET: {"reason": "cheating"},
+    RESOLVE: {"resolution": "cleared", "reason": "false alarm"},
 }
 FORM_VALID: dict[str, dict[str, str]] = {
     TOKEN: {"grant_type": "refresh_token", "refresh_token": "REFRESH", "client_id": "scoreboard-web"},
@@ -89,31 +105,48 @@ def _shape_cases() -> list[Bad]:
     out = []
     for path, valid in VALID.items():
         good = json.dumps(valid)
-        out += [
-            raw(path, good[:-3], "truncated JSON"),
-            raw(path, good + " x", "trailing garbage"),
-            raw(path, "{'single': 'quotes'}", "not JSON"),
-            raw(path, "[" + good + "]", "a list"),
-            raw(path, json.dumps("a string"), "a string"),
-            raw(path, "null", "null"),
-            raw(path, "42", "a number"),
-            raw(path, "", "empty body"),
-            raw(path, None, "no body at all"),
-            raw(path, b'{"x": "\xff\xfe"}', "invalid UTF-8"),
-            raw(path, '{"x": ' * 4000 + "1" + "}" * 4000, "deeply nested"),
-            raw(path, good, "text/plain", content_type="text/plain"),
-            raw(path, good, "no Content-Type", content_type=None),
-            raw(path, "a=1&b=2", "form-encoded", content_type="application/x-www-form-urlencoded"),
-            raw(path, json.dumps({**valid, "pad": "x" * OVERSIZE}), "over 64 KiB", status=413),
-            js(path, {**valid, "unexpected": 1}, id="unknown field"),
-        ]
+        if path in SAME_AS_BAN:  # one model (ReasonIn) for all four: BAN's cases cover it
+            out += [js(path, {**valid, "unexpected": 1}, id="unknown field"), js(path, {}, id="empty object")]
+            continue
+        if path in ADMIN:  # the same body parsing as the endpoints above: a sample, then per field
+            out += [
+                raw(path, "{'single': 'quotes'}", "not JSON"),
+                raw(path, "[" + good + "]", "a list"),
+                raw(path, "", "empty body"),
+                raw(path, json.dumps({**valid, "pad": "x" * OVERSIZE}), "over 64 KiB", status=413),
+                js(path, {**valid, "unexpected": 1}, id="unknown field"),
+            ]
+        else:
+            out += [
+                raw(path, good[:-3], "truncated JSON"),
+                raw(path, good + " x", "trailing garbage"),
+                raw(path, "{'single': 'quotes'}", "not JSON"),
+                raw(path, "[" + good + "]", "a list"),
+                raw(path, json.dumps("a string"), "a string"),
+                raw(path, "null", "null"),
+                raw(path, "42", "a number"),
+                raw(path, "", "empty body"),
+                raw(path, None, "no body at all"),
+                raw(path, b'{"x": "\xff\xfe"}', "invalid UTF-8"),
+                raw(path, '{"x": ' * 4000 + "1" + "}" * 4000, "deeply nested"),
+                raw(path, good, "text/plain", content_type="text/plain"),
+                raw(path, good, "no Content-Type", content_type=None),
+                raw(path, "a=1&b=2", "form-encoded", content_type="application/x-www-form-urlencoded"),
+                raw(path, json.dumps({**valid, "pad": "x" * OVERSIZE}), "over 64 KiB", status=413),
+                js(path, {**valid, "unexpected": 1}, id="unknown field"),
+            ]
         if path != ME:  # every field of PATCH /me is optional: {} and null mean "no change"
             out.append(js(path, {}, id="empty object"))
         for name in valid:
-            if path != ME:
+            if path != ME and name not in OPTIONAL:
                 out.append(js(path, {k: v for k, v in valid.items() if k != name}, id=f"missing {name}"))
                 out.append(js(path, {**valid, name: None}, id=f"{name} null"))
-            out.append(js(path, {**valid, name: 12345}, id=f"{name} a number"))
+            if name in NUMBERS:
+                out.append(js(path, {**valid, name: str(valid[name])}, id=f"{name} a string"))
+                out.append(js(path, {**valid, name: 1.5}, id=f"{name} a fraction"))
+                out.append(js(path, {**valid, name: True}, id=f"{name} true"))
+            else:
+                out.append(js(path, {**valid, name: 12345}, id=f"{name} a number"))
             out.append(js(path, {**valid, name: [valid[name]]}, id=f"{name} a list"))
             out.append(js(path, {**valid, name: {"$ne": ""}}, id=f"{name} an object"))
     return out
@@ -180,6 +213,25 @@ def _field_cases() -> list[Bad]:
         js(ME, {"username": "renamed"}, id="username not changeable"),
         js(ME, {"score": 1_000_000}, id="score not changeable"),
         js(ME, {"is_banned": False}, id="is_banned not changeable"),
+        *(
+            case
+            for path in (BAN, ADJUST, RESOLVE)  # one model (ReasonIn) checks every reason
+            for case in (
+                js(path, {**VALID[path], "reason": ""}, id="reason empty"),
+                js(path, {**VALID[path], "reason": " \t "}, id="reason blank"),
+                js(path, {**VALID[path], "reason": "x" * 501}, id="reason too long"),
+                js(path, {**VALID[path], "reason": "nul\u0000x"}, id="reason with NUL"),
+            )
+        ),
+        js(BAN, {**VALID[BAN], "duration_seconds": 0}, id="duration zero"),
+        js(BAN, {**VALID[BAN], "duration_seconds": -60}, id="duration negative"),
+        js(BAN, {**VALID[BAN], "duration_seconds": 10**12}, id="duration beyond ten years"),
+        js(ADJUST, {**VALID[ADJUST], "points": 10**13}, id="points huge"),
+        js(ADJUST, {**VALID[ADJUST], "points": -(10**13)}, id="points hugely negative"),
+        js(ADJUST, {**VALID[ADJUST], "user_id": 1}, id="user_id smuggled in"),
+        js(RESOLVE, {**VALID[RESOLVE], "resolution": "maybe"}, id="unknown resolution"),
+        js(RESOLVE, {**VALID[RESOLVE], "resolution": "CLEARED"}, id="resolution in capitals"),
+        js(RESOLVE, {**VALID[RESOLVE], "status": "cleared"}, id="status smuggled in"),
     ]
 
 
@@ -268,7 +320,7 @@ def state(app: Flask, audited: bool = True) -> dict[str, Any]:
             ),
             "score_events": rows("SELECT id, user_id, points FROM score_events ORDER BY id"),
             "tokens": rows("SELECT id, rotated_at, revoked_at FROM oauth_tokens ORDER BY id"),
-            "flags": rows("SELECT id FROM fraud_flags ORDER BY id"),
+            "flags": rows("SELECT id, status FROM fraud_flags ORDER BY id"),
         }
         if audited:
             out["audit_log"] = rows("SELECT id FROM audit_log ORDER BY id")
@@ -283,8 +335,22 @@ def ann(client: FlaskClient) -> Player:
     return player
 
 
-def _send(client: FlaskClient, case: Bad, ann: Player) -> Any:
-    headers = dict(ann.auth) if case.path in AUTHED else {}
+@pytest.fixture
+def boss(app: Flask, client: FlaskClient, ann: Player) -> Player:
+    """An admin, and an open flag on ann for the admin calls to aim at."""
+    with app.app_context():
+        services().rules.flag(ann.id, "burst", "high", {"count": 9})
+    return admin_player(app, client)
+
+
+def _send(client: FlaskClient, case: Bad, ann: Player, boss: Player | None = None) -> Any:
+    caller = boss if case.path in ADMIN else ann
+    headers = dict(caller.auth) if case.path in AUTHED | ADMIN and caller is not None else {}
+    path = case.path.replace("UID", str(ann.id))
+    if "FLAG" in path:
+        with client.application.app_context():
+            flag_id = db.session.execute(text("SELECT max(id) FROM fraud_flags")).scalar_one()
+        path = path.replace("FLAG", str(flag_id))
     body = case.body
     if isinstance(body, str):
         body = body.replace("REFRESH", ann.tokens["refresh_token"])
@@ -295,16 +361,17 @@ def _send(client: FlaskClient, case: Bad, ann: Player) -> Any:
         kwargs["data"] = body
     if case.content_type is not None:
         kwargs["content_type"] = case.content_type
-    return client.open(case.path, method=case.method, **kwargs)
+    return client.open(path, method=case.method, **kwargs)
 
 
 @pytest.mark.parametrize("case", [c.param() for c in CASES])
 def test_bad_input_is_refused_and_writes_nothing(
-    app: Flask, client: FlaskClient, ann: Player, case: Bad
+    app: Flask, client: FlaskClient, ann: Player, case: Bad, request: pytest.FixtureRequest
 ) -> None:
+    boss = request.getfixturevalue("boss") if case.path in ADMIN else None
     audited = case.path != SCORES  # refused score submissions are audited by design (SPEC §5)
     before = state(app, audited)
-    response = _send(client, case, ann)
+    response = _send(client, case, ann, boss)
     assert_error(response, case.status, case.code)
     assert state(app, audited) == before
     # The caller's account still works as before.

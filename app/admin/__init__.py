@@ -1,0 +1,1 @@
+"""What admins see and do: the review queue, player search and detail, the audit log."""

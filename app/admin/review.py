@@ -1,0 +1,233 @@
+"""The admin's reads (flags, players, audit log; paged) and the resolution of fraud flags.
+
+Plain functions over the engine: the admin API, the admin page and tests call the same ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.engine import Engine
+
+from app.audit import Origin, audit_row, write_audit
+from app.errors import ScoreboardError
+from app.models import AuditLog, FraudFlag, ScoreEvent, User
+from app.scoring.board import iso
+from app.scoring.moderation import Moderation
+
+PAGE_SIZE = 50
+DETAIL_ROWS = 50  # newest score events and audit rows on a player's page
+RESOLUTIONS = ("cleared", "confirmed")
+
+_USER_FIELDS = (
+    "id",
+    "username",
+    "display_name",
+    "email",
+    "role",
+    "score",
+    "score_updated_at",
+    "is_banned",
+    "banned_until",
+    "suspended_until",
+    "penalty_level",
+    "is_hidden",
+    "is_flagged",
+    "created_at",
+)
+_EVENT_FIELDS = ("id", "action_id", "action_type", "points", "score_after", "source", "ip", "created_at")
+_AUDIT_FIELDS = (
+    "id",
+    "actor_user_id",
+    "subject_user_id",
+    "event",
+    "outcome",
+    "reason_code",
+    "ip",
+    "user_agent",
+    "details",
+    "created_at",
+)
+_FLAG_FIELDS = (
+    "id",
+    "user_id",
+    "rule",
+    "severity",
+    "details",
+    "status",
+    "created_at",
+    "resolved_by",
+    "resolved_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    page: int
+    pages: int
+    total: int
+
+
+def as_json(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of a row, times as the API writes them."""
+    out = {}
+    for f in fields:
+        value = getattr(row, f)
+        out[f] = iso(value) if isinstance(value, datetime) else value
+    return out
+
+
+def _paged(engine: Engine, query: Select[Any], page: int, shape: Any) -> Page:
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+        rows = conn.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    return Page([shape(r) for r in rows], page, max(1, math.ceil(total / PAGE_SIZE)), total)
+
+
+def _flag_json(row: Any) -> dict[str, Any]:
+    return {**as_json(row, _FLAG_FIELDS), "username": row.username}
+
+
+def _flag_query() -> Select[Any]:
+    """Flags with their player's username, newest first."""
+    return (
+        select(FraudFlag.__table__, User.username)
+        .join(User, User.id == FraudFlag.user_id, isouter=True)
+        .order_by(FraudFlag.created_at.desc(), FraudFlag.id.desc())
+    )
+
+
+def flags(engine: Engine, status: str | None, page: int) -> Page:
+    """Fraud flags, newest first; `status` None: all."""
+    query = _flag_query()
+    if status:
+        query = query.where(FraudFlag.status == status)
+    return _paged(engine, query, page, _flag_json)
+
+
+def players(engine: Engine, q: str, page: int) -> Page:
+    """Players whose username, display name or email contains `q` (any case); flagged first."""
+    query = select(User.__table__).where(~User.is_deleted)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                User.username.ilike(pattern, escape="\\"),
+                User.display_name.ilike(pattern, escape="\\"),
+                User.email.ilike(pattern, escape="\\"),
+            )
+        )
+    query = query.order_by(User.is_flagged.desc(), User.score.desc(), User.id)
+    return _paged(engine, query, page, lambda r: as_json(r, _USER_FIELDS))
+
+
+def player(engine: Engine, user_id: int) -> dict[str, Any]:
+    """One player with their newest score events and audit rows, and every flag.
+
+    :raise ScoreboardError NOT_FOUND: no such player.
+    """
+    with engine.connect() as conn:
+        user = conn.execute(select(User.__table__).where(User.id == user_id, ~User.is_deleted)).first()
+        if user is None:
+            raise ScoreboardError("NOT_FOUND", f"No player with id {user_id}.")
+        events = conn.execute(
+            select(ScoreEvent.__table__)
+            .where(ScoreEvent.user_id == user_id)
+            .order_by(ScoreEvent.id.desc())
+            .limit(DETAIL_ROWS)
+        ).all()
+        found = conn.execute(_flag_query().where(FraudFlag.user_id == user_id)).all()
+        audit = conn.execute(
+            select(AuditLog.__table__)
+            .where(or_(AuditLog.subject_user_id == user_id, AuditLog.actor_user_id == user_id))
+            .order_by(AuditLog.id.desc())
+            .limit(DETAIL_ROWS)
+        ).all()
+    return {
+        "user": as_json(user, _USER_FIELDS),
+        "score_events": [as_json(e, _EVENT_FIELDS) for e in events],
+        "flags": [_flag_json(f) for f in found],
+        "audit": [as_json(a, _AUDIT_FIELDS) for a in audit],
+    }
+
+
+def audit_log(
+    engine: Engine,
+    page: int,
+    user_id: int | None = None,
+    event: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Page:
+    """Audit rows, newest first, about or by `user_id`, of one `event`, in [since, until)."""
+    query = select(AuditLog.__table__).order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+    if user_id is not None:
+        query = query.where(or_(AuditLog.subject_user_id == user_id, AuditLog.actor_user_id == user_id))
+    if event:
+        query = query.where(AuditLog.event == event)
+    if since is not None:
+        query = query.where(AuditLog.created_at >= since)
+    if until is not None:
+        query = query.where(AuditLog.created_at < until)
+    return _paged(engine, query, page, lambda r: as_json(r, _AUDIT_FIELDS))
+
+
+def resolve_flag(
+    engine: Engine,
+    moderation: Moderation,
+    actor: int,
+    flag_id: int,
+    resolution: str,
+    reason: str,
+    origin: Origin,
+) -> dict[str, Any]:
+    """Clear a flag, or confirm it (which bans the player until unbanned); the player stays
+    flagged while any of their flags is open.
+
+    :raise ScoreboardError: NOT_FOUND (no such flag), INVALID_REQUEST (already resolved, or an
+        unknown resolution).
+    """
+    if resolution not in RESOLUTIONS:
+        raise ScoreboardError("INVALID_REQUEST", "resolution: must be 'cleared' or 'confirmed'")
+    now = datetime.now(UTC)
+    table = FraudFlag.__table__
+    with engine.begin() as conn:
+        flag = conn.execute(select(table).where(table.c.id == flag_id)).first()
+        if flag is None:
+            raise ScoreboardError("NOT_FOUND", f"No flag with id {flag_id}.")
+        done = conn.execute(
+            update(table)
+            .where(table.c.id == flag_id, table.c.status == "open")
+            .values(status=resolution, resolved_by=actor, resolved_at=now)
+        )
+        if done.rowcount != 1:
+            raise ScoreboardError("INVALID_REQUEST", f"Flag {flag_id} is already {flag.status}.")
+        still_open = select(table.c.id).where(table.c.user_id == flag.user_id, table.c.status == "open")
+        conn.execute(update(User).where(User.id == flag.user_id).values(is_flagged=still_open.exists()))
+        write_audit(
+            conn,
+            audit_row(
+                f"admin.flag_{resolution}",
+                "success",
+                origin,
+                subject=flag.user_id,
+                actor=actor,
+                reason=reason[:64],
+                details={"flag_id": flag_id, "rule": flag.rule, "reason": reason},
+                at=now,
+            ),
+        )
+    if resolution == "confirmed" and flag.user_id is not None:
+        moderation.ban(actor, flag.user_id, f"flag {flag_id} confirmed: {reason}", None, origin)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(table, User.username)
+            .join(User, User.id == table.c.user_id, isouter=True)
+            .where(table.c.id == flag_id)
+        ).one()
+    return _flag_json(row)
