@@ -42,6 +42,7 @@ def create_app(config: Any | None = None) -> Flask:
     from app.live.views import bp as live_bp
     from app.observability import init_observability
     from app.services import build_services
+    from app.web.admin import bp as admin_bp
     from app.web.fragments import board_renderer, score_renderer
     from app.web.fragments import bp as fragments_bp
     from app.web.pages import bp as pages_bp
@@ -57,6 +58,7 @@ def create_app(config: Any | None = None) -> Flask:
     app.register_blueprint(live_bp)
     app.register_blueprint(fragments_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(admin_bp)
     init_sessions(app)
     services.hub.render_board = board_renderer(app)
     services.hub.render_score = score_renderer(app)

@@ -20,6 +20,7 @@ from app.fraud.limits import RateLimits
 from app.fraud.rules import FraudRules, Thresholds
 from app.live.broker import InProcessBroker, RedisBroker
 from app.live.hub import Hub
+from app.live.presence import Presence
 from app.scoring.board import Board
 from app.scoring.catalog import ActionCatalog
 from app.scoring.moderation import Moderation
@@ -52,6 +53,7 @@ class Services:
     catalog: ActionCatalog
     hub: Hub
     address_limit: AddressLimit | None
+    presence: Presence
     _started: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -75,6 +77,7 @@ class Services:
             self.board.resync()
             if self.redis is not None:
                 self._persister = start_persisting(self.writer, self.board, self._stopped)
+                self.presence.start(self._stopped)
             self._started = True
 
     def stop(self) -> None:
@@ -94,6 +97,8 @@ class Services:
 
 def build_services(config: Any, engine: Engine) -> Services:
     """Wire the services for one app from its configuration."""
+    from app.observability import SERVED_BY  # it reads services() itself
+
     ns = config.REDIS_NAMESPACE
     client = None
     if config.REDIS_URL:
@@ -165,6 +170,7 @@ def build_services(config: Any, engine: Engine) -> Services:
         catalog,
         hub,
         AddressLimit(config.RATELIMIT_API_PER_IP, client, f"{ns}:ip") if config.RATELIMIT_ENABLED else None,
+        Presence(client, f"{ns}:live:connections", SERVED_BY, lambda: len(hub.connections)),
     )
 
 

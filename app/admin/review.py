@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
@@ -231,3 +231,16 @@ def resolve_flag(
             .where(table.c.id == flag_id)
         ).one()
     return _flag_json(row)
+
+
+def activity(engine: Engine, seconds: int = 60) -> dict[str, int]:
+    """Accepted and rejected score submissions in the last `seconds` (from the audit log)."""
+    since = datetime.now(UTC) - timedelta(seconds=seconds)
+    query = (
+        select(AuditLog.event, func.count())
+        .where(AuditLog.event.in_(("score.accepted", "score.rejected")), AuditLog.created_at >= since)
+        .group_by(AuditLog.event)
+    )
+    with engine.connect() as conn:
+        counts = dict(conn.execute(query).all())
+    return {"accepted": counts.get("score.accepted", 0), "rejected": counts.get("score.rejected", 0)}

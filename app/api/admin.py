@@ -12,6 +12,7 @@ from app.api.context import body, int_arg, json_response, origin, principal
 from app.api.schemas import AdjustIn, BanIn, ReasonIn, ResolveIn
 from app.auth.principal import SCOPE_ADMIN, Principal
 from app.errors import ScoreboardError
+from app.scoring.moderation import Moderation
 from app.scoring.writer import Placement
 from app.services import services
 
@@ -105,44 +106,26 @@ def moderated(user_id: int, placement: Placement) -> Response:
     )
 
 
-@bp.post("/admin/users/<int:user_id>/ban")
-def admin_ban(user_id: int) -> Response:
-    who, data = admin(), body(BanIn)
-    m = services().moderation
-    return moderated(user_id, m.ban(who.user_id, user_id, data.reason, data.duration_seconds, origin()))
+BODIES: dict[str, type[ReasonIn]] = {"ban": BanIn, "adjust": AdjustIn}
 
 
-@bp.post("/admin/users/<int:user_id>/unban")
-def admin_unban(user_id: int) -> Response:
-    who, data = admin(), body(ReasonIn)
-    return moderated(user_id, services().moderation.unban(who.user_id, user_id, data.reason, origin()))
-
-
-@bp.post("/admin/users/<int:user_id>/hide")
-def admin_hide(user_id: int) -> Response:
-    who, data = admin(), body(ReasonIn)
-    m = services().moderation
-    return moderated(user_id, m.set_hidden(who.user_id, user_id, True, data.reason, origin()))
-
-
-@bp.post("/admin/users/<int:user_id>/unhide")
-def admin_unhide(user_id: int) -> Response:
-    who, data = admin(), body(ReasonIn)
-    m = services().moderation
-    return moderated(user_id, m.set_hidden(who.user_id, user_id, False, data.reason, origin()))
-
-
-@bp.post("/admin/users/<int:user_id>/adjust")
-def admin_adjust(user_id: int) -> Response:
-    who, data = admin(), body(AdjustIn)
-    m = services().moderation
-    return moderated(user_id, m.adjust(who.user_id, user_id, data.points, data.reason, origin()))
-
-
-@bp.post("/admin/users/<int:user_id>/reset")
-def admin_reset(user_id: int) -> Response:
-    who, data = admin(), body(ReasonIn)
-    return moderated(user_id, services().moderation.reset(who.user_id, user_id, data.reason, origin()))
+@bp.post("/admin/users/<int:user_id>/<act>")
+def admin_moderate(user_id: int, act: str) -> Response:
+    """ban, unban, hide, unhide, adjust, reset."""
+    who = admin()
+    if act not in Moderation.ACTS:
+        raise ScoreboardError("NOT_FOUND", f"No moderation act {act!r}.")
+    data = body(BODIES.get(act, ReasonIn))
+    placement = services().moderation.act(
+        act,
+        who.user_id,
+        user_id,
+        data.reason,
+        origin(),
+        points=getattr(data, "points", 0),
+        duration_seconds=getattr(data, "duration_seconds", None),
+    )
+    return moderated(user_id, placement)
 
 
 @bp.get("/admin/audit")

@@ -80,6 +80,35 @@ class Moderation:
             origin=origin,
         )
 
+    ACTS = ("ban", "unban", "hide", "unhide", "adjust", "reset")
+
+    def act(
+        self,
+        name: str,
+        actor: int,
+        user_id: int,
+        reason: str,
+        origin: Origin = SYSTEM,
+        *,
+        points: int = 0,
+        duration_seconds: int | None = None,
+    ) -> Placement:
+        """One of `ACTS` by name, as an admin does it (the admin API and page call this).
+
+        :raise ScoreboardError NOT_FOUND: no such act, or no such player.
+        """
+        if name == "ban":
+            return self.ban(actor, user_id, reason, duration_seconds, origin)
+        if name == "unban":
+            return self.unban(actor, user_id, reason, origin)
+        if name in ("hide", "unhide"):
+            return self.set_hidden(actor, user_id, name == "hide", reason, origin)
+        if name == "adjust":
+            return self.adjust(actor, user_id, points, reason, origin)
+        if name == "reset":
+            return self.reset(actor, user_id, reason, origin)
+        raise ScoreboardError("NOT_FOUND", f"No moderation act {name!r}.")
+
     def rename(self, user_id: int, display_name: str, origin: Origin = SYSTEM) -> Placement:
         """Change the name the board shows."""
         return self._change(

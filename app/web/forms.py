@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, StringField
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 
 from app.auth.accounts import EMAIL_RE
 
@@ -39,3 +48,23 @@ class DeleteForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token (sign out)."""
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
+class BanForm(ReasonForm):
+    minutes = IntegerField(
+        "For how many minutes (empty: until unbanned)", validators=[Optional(), NumberRange(1, 5_256_000)]
+    )
+
+
+class AdjustForm(ReasonForm):
+    points = IntegerField(
+        "Points (negative to take away)", validators=[InputRequired(), NumberRange(-(10**12), 10**12)]
+    )
+
+
+class ResolveForm(ReasonForm):
+    resolution = StringField("Resolution", validators=[AnyOf(["cleared", "confirmed"])])  # the button pressed
