@@ -20,4 +20,4 @@ def address_refusal(wait: int) -> ScoreboardError:
     return ScoreboardError("RATE_LIMITED", "Too many requests from this address.", retry_after=wait)
 
 
-from app.api import accounts, admin, leaderboard, scores  # noqa: E402, F401
+from app.api import accounts, admin, leaderboard, openapi, scores  # noqa: E402, F401

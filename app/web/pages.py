@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from app.api.context import origin
 from app.api.leaderboard import percentile
+from app.api.openapi import document
 from app.auth.accounts import authenticate, create_user
 from app.auth.privacy import erase_user, export_user
 from app.auth.session import sign_in, sign_out
@@ -169,3 +170,9 @@ def _next_url() -> str:
     if target.startswith("/") and not target.startswith("//"):
         return target
     return url_for("web.index")
+
+
+@bp.get("/api/docs")
+def api_docs() -> str:
+    """The OpenAPI document as a page."""
+    return render_template("api_docs.html", doc=document())
