@@ -40,12 +40,8 @@ def _ref(name: str) -> S:
 
 
 def _page(key: str, item: str) -> S:
-    return _obj(
-        (key, "page", "pages", "total"),
-        **{key: {"type": "array", "items": _ref(item)}},
-        page=INT,
-        pages=INT,
-        total=INT,
+    return _shape(
+        "page pages total", f"{key} page pages total", **{key: {"type": "array", "items": _ref(item)}}
     )
 
 
@@ -60,123 +56,71 @@ MAYBE_INT, MAYBE_STR, ANY_OBJ = (
     {"type": "object"},
 )
 
+# Every field the responses use, by name: a schema lists names (and the required ones).
+FIELDS: dict[str, S] = {
+    **dict.fromkeys(("id", "user_id", "points", "new_score", "score", "total_players", "seq"), INT),
+    **dict.fromkeys(("expires_in", "penalty_level", "page", "pages", "total"), INT),
+    **dict.fromkeys(("username", "display_name", "role", "action_id", "action_type", "rule"), STR),
+    **dict.fromkeys(("action_token", "access_token", "refresh_token", "scope", "event", "outcome"), STR),
+    **dict.fromkeys(("rank", "previous_rank", "next_action_expires_in", "actor_user_id"), MAYBE_INT),
+    **dict.fromkeys(("subject_user_id", "resolved_by"), MAYBE_INT),
+    **dict.fromkeys(("email", "next_action_token", "reason_code", "ip", "user_agent"), MAYBE_STR),
+    **dict.fromkeys(("is_hidden", "is_banned", "is_flagged"), BOOL),
+    **dict.fromkeys(("created_at", "expires_at"), TIME),
+    **dict.fromkeys(("last_updated", "score_updated_at", "banned_until", "suspended_until"), MAYBE_TIME),
+    "resolved_at": MAYBE_TIME,
+    "percentile": {"type": ["number", "null"]},
+    "details": {"type": ["object", "null"]},
+}
+
+
+def _shape(names: str, required: str = "", **extra: S) -> S:
+    """An object of the named FIELDS (plus `extra`); `required`: names, or "*" for all."""
+    props = {n: FIELDS[n] for n in names.split()} | extra
+    return _obj(tuple(props) if required == "*" else tuple(required.split()), **props)
+
+
+ADMIN_USER = "id username display_name email role score score_updated_at is_banned banned_until"
 SCHEMAS: dict[str, S] = {
     "Error": _obj(
         ("success", "error"),
         success={"const": False},
         error=_obj(("code", "message"), code=STR, message=STR, retry_after=INT),
     ),
-    "TokenResponse": _obj(
-        ("access_token", "token_type", "expires_in", "refresh_token", "scope"),
-        access_token=STR,
+    "TokenResponse": _shape(
+        "access_token expires_in refresh_token scope",
+        "access_token token_type expires_in refresh_token scope",
         token_type={"const": "Bearer"},
-        expires_in=INT,
-        refresh_token=STR,
-        scope=STR,
-        user=_obj(id=INT, username=STR, display_name=STR, email=MAYBE_STR, role=STR),
+        user=_shape("id username display_name email role"),
     ),
-    "ActionToken": _obj(
-        ("action_token", "action_type", "expires_at", "expires_in"),
-        action_token=STR,
-        action_type=STR,
-        expires_at=TIME,
-        expires_in=INT,
-    ),
+    "ActionToken": _shape("action_token action_type expires_at expires_in", "*"),
     "Accepted": _obj(
         ("success", "data"),
         success={"const": True},
-        data=_obj(
-            user_id=INT,
-            username=STR,
-            action_id=STR,
-            action_type=STR,
-            points=INT,
-            new_score=INT,
-            rank=MAYBE_INT,
-            previous_rank=MAYBE_INT,
-            next_action_token=MAYBE_STR,
-            next_action_expires_in=MAYBE_INT,
+        data=_shape(
+            "user_id username action_id action_type points new_score rank previous_rank "
+            "next_action_token next_action_expires_in",
+            "*",
         ),
     ),
-    "Entry": _obj(
-        ("rank", "user_id", "username", "display_name", "score", "last_updated"),
-        rank=INT,
-        user_id=INT,
-        username=STR,
-        display_name=STR,
-        score=INT,
-        last_updated=TIME,
+    "Entry": _shape("rank user_id username display_name score last_updated", "*"),
+    "Leaderboard": _shape(
+        "total_players last_updated seq", "*", leaderboard={"type": "array", "items": _ref("Entry")}
     ),
-    "Leaderboard": _obj(
-        ("leaderboard", "total_players", "last_updated", "seq"),
-        leaderboard={"type": "array", "items": _ref("Entry")},
-        total_players=INT,
-        last_updated=MAYBE_TIME,
-        seq=INT,
+    "Rank": _shape("user_id username score rank percentile last_updated", "*"),
+    "Me": _shape(
+        "user_id username display_name email score rank percentile total_players is_hidden is_banned "
+        "last_updated created_at"
     ),
-    "Rank": _obj(
-        ("user_id", "username", "score", "rank", "percentile", "last_updated"),
-        user_id=INT,
-        username=STR,
-        score=INT,
-        rank=INT,
-        percentile={"type": "number"},
-        last_updated=TIME,
-    ),
-    "Me": _obj(
-        user_id=INT,
-        username=STR,
-        display_name=STR,
-        email=MAYBE_STR,
-        score=INT,
-        rank=MAYBE_INT,
-        percentile={"type": ["number", "null"]},
-        total_players=INT,
-        is_hidden=BOOL,
-        is_banned=BOOL,
-        last_updated=MAYBE_TIME,
-        created_at=TIME,
-    ),
-    "Flag": _obj(
-        ("id", "user_id", "username", "rule", "severity", "details", "status", "created_at"),
-        id=INT,
-        user_id=MAYBE_INT,
-        username=MAYBE_STR,
-        rule=STR,
+    "Flag": _shape(
+        "id user_id username rule details created_at resolved_by resolved_at",
+        "id user_id username rule severity details status created_at",
         severity={"enum": ["low", "medium", "high", "critical"]},
-        details=ANY_OBJ,
         status={"enum": ["open", "cleared", "confirmed"]},
-        created_at=TIME,
-        resolved_by=MAYBE_INT,
-        resolved_at=MAYBE_TIME,
     ),
-    "AdminUser": _obj(
-        id=INT,
-        username=STR,
-        display_name=STR,
-        email=MAYBE_STR,
-        role=STR,
-        score=INT,
-        score_updated_at=MAYBE_TIME,
-        is_banned=BOOL,
-        banned_until=MAYBE_TIME,
-        suspended_until=MAYBE_TIME,
-        penalty_level=INT,
-        is_hidden=BOOL,
-        is_flagged=BOOL,
-        created_at=TIME,
-    ),
-    "AuditEntry": _obj(
-        id=INT,
-        actor_user_id=MAYBE_INT,
-        subject_user_id=MAYBE_INT,
-        event=STR,
-        outcome=STR,
-        reason_code=MAYBE_STR,
-        ip=MAYBE_STR,
-        user_agent=MAYBE_STR,
-        details={"type": ["object", "null"]},
-        created_at=TIME,
+    "AdminUser": _shape(f"{ADMIN_USER} suspended_until penalty_level is_hidden is_flagged created_at"),
+    "AuditEntry": _shape(
+        "id actor_user_id subject_user_id event outcome reason_code ip user_agent details created_at"
     ),
     "Player": _obj(
         ("user", "score_events", "flags", "audit"),
@@ -185,13 +129,7 @@ SCHEMAS: dict[str, S] = {
         flags={"type": "array", "items": _ref("Flag")},
         audit={"type": "array", "items": _ref("AuditEntry")},
     ),
-    "Moderated": _obj(
-        ("user", "rank", "previous_rank", "total_players"),
-        user=_ref("AdminUser"),
-        rank=MAYBE_INT,
-        previous_rank=MAYBE_INT,
-        total_players=INT,
-    ),
+    "Moderated": _shape("rank previous_rank total_players", "*", user=_ref("AdminUser")),
     "FlagPage": _page("flags", "Flag"),
     "UserPage": _page("users", "AdminUser"),
     "AuditPage": _page("entries", "AuditEntry"),
