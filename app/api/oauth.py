@@ -1,8 +1,12 @@
-"""The OAuth endpoints: token, revoke, userinfo, JWKS and RFC 8414 metadata."""
+"""The OAuth endpoints: authorize (consent), token, revoke, userinfo, JWKS, RFC 8414 metadata."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, current_app, render_template, request
+from flask_login import current_user, login_required
 
 from app.api.context import json_response, principal
 from app.auth.server import SCOPES, request_issuer
@@ -10,6 +14,7 @@ from app.errors import ScoreboardError
 from app.extensions import db
 from app.models.users import User
 from app.services import services
+from app.web.forms import EmptyForm
 
 bp = Blueprint("oauth", __name__)
 
@@ -75,3 +80,37 @@ def metadata() -> Response:
             "code_challenge_methods_supported": ["S256"],
         }
     )
+
+
+SCOPE_TEXT = {
+    "read:leaderboard": "see the leaderboard and your rank",
+    "update:score": "perform actions and submit scores as you",
+    "admin": "moderate players (ban, hide, adjust, reset) as you",
+}
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+@login_required
+def authorize() -> Any:
+    """The consent page of the authorization-code + PKCE flow for registered clients."""
+    server = _server()
+    try:
+        grant = server.get_consent_grant(end_user=current_user)
+    except OAuth2Error as err:  # a bad client or redirect URI: never redirect to it
+        message = err.description or err.error
+        return render_template("error.html", title="This sign-in link is not valid", message=message), 400
+    if not grant.request.payload.data.get("code_challenge"):
+        message = "This client must use PKCE (code_challenge with code_challenge_method=S256)."
+        return render_template("error.html", title="This sign-in link is not valid", message=message), 400
+    if request.method == "GET":
+        scopes = str(grant.request.payload.scope or "").split()
+        return render_template(
+            "auth/authorize.html",
+            client=grant.client,
+            scopes=[SCOPE_TEXT.get(s, s) for s in scopes],
+            form=EmptyForm(),
+        )
+    if not EmptyForm().validate_on_submit():
+        return render_template("error.html", title="Please try again", message="The form expired."), 400
+    allowed = current_user if request.form.get("decision") == "allow" else None
+    return server.create_authorization_response(grant_user=allowed, grant=grant)

@@ -139,6 +139,8 @@ MODELS = (RegisterIn, LoginIn, ActionTokenIn, ScoreIn, MePatch, ReasonIn, BanIn,
 USER = [{"bearer": []}, {"session": []}]
 ADMIN = [{"bearer": ["admin"]}, {"session": []}]
 PUBLIC: list[S] = []
+SESSION = [{"session": []}]
+STATUS_TEXT = {200: "OK", 201: "Created", 204: "No content", 302: "Redirect to the client's redirect_uri"}
 
 
 def _query(name: str, schema: S, description: str) -> S:
@@ -363,8 +365,7 @@ OPERATIONS: list[tuple[str, str, str, str, list[S], Any, list[S], int, S | None]
         "post",
         "/oauth/token",
         "oauth",
-        "Tokens: refresh_token (rotating; reuse revokes the family); authorization_code with PKCE "
-        "once /oauth/authorize is served",
+        "Tokens: refresh_token (rotating; reuse revokes the family) or authorization_code with PKCE",
         PUBLIC,
         {
             "grant_type": {"enum": ["refresh_token", "authorization_code"]},
@@ -378,6 +379,39 @@ OPERATIONS: list[tuple[str, str, str, str, list[S], Any, list[S], int, S | None]
         [],
         200,
         _ref("TokenResponse"),
+    ),
+    (
+        "get",
+        "/oauth/authorize",
+        "oauth",
+        "The consent page (HTML) of the authorization-code flow; PKCE (S256) required",
+        SESSION,
+        None,
+        [
+            _query(name, STR, about)
+            for name, about in (
+                ("response_type", "code"),
+                ("client_id", "a registered client"),
+                ("redirect_uri", "one of the client's"),
+                ("scope", "space-separated scopes"),
+                ("state", "returned as given"),
+                ("code_challenge", "PKCE"),
+                ("code_challenge_method", "S256"),
+            )
+        ],
+        200,
+        None,
+    ),
+    (
+        "post",
+        "/oauth/authorize",
+        "oauth",
+        "Allow or deny; redirects to the client with a code (or error=access_denied)",
+        SESSION,
+        {"decision": {"enum": ["allow", "deny"]}, "csrf_token": STR},
+        [],
+        302,
+        None,
     ),
     (
         "post",
@@ -444,10 +478,8 @@ def _operation(
             "required": True,
             "content": {"application/json": {"schema": _ref(request.__name__)}},
         }
-    ok: S = {"description": "OK" if status < 300 else "Created" if status == 201 else "No content"}
-    if status == 204 or response is None:
-        ok = {"description": "No content" if status == 204 else "OK"}
-    else:
+    ok: S = {"description": STATUS_TEXT[status]}
+    if response is not None:
         ok["content"] = {"application/json": {"schema": response}}
     error = {
         "description": "Refused (SPEC error codes)",
