@@ -82,6 +82,15 @@ def as_json(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def parse_time(raw: str) -> datetime:
+    """An ISO 8601 time, UTC when it names no zone.
+
+    :raise ValueError: not ISO 8601.
+    """
+    moment = datetime.fromisoformat(raw)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _paged(engine: Engine, query: Select[Any], page: int, shape: Any) -> Page:
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Response, request
 
@@ -54,10 +54,9 @@ def time_arg(name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        moment = datetime.fromisoformat(raw)
+        return review.parse_time(raw)
     except ValueError:
         raise ScoreboardError("INVALID_REQUEST", f"{name}: must be an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @bp.get("/admin/flags")

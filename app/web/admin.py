@@ -7,7 +7,7 @@ live counts refresh themselves with HTMX.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -18,13 +18,17 @@ from app.admin import review
 from app.api.context import origin
 from app.errors import ScoreboardError
 from app.extensions import db
+from app.scoring.moderation import Moderation
 from app.services import services
 from app.web.forms import AdjustForm, BanForm, ReasonForm, ResolveForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-ACTS = {"ban": BanForm, "unban": ReasonForm, "hide": ReasonForm, "unhide": ReasonForm, "adjust": AdjustForm}
-ACTS["reset"] = ReasonForm
+ACTS: dict[str, type[ReasonForm]] = {
+    **dict.fromkeys(Moderation.ACTS, ReasonForm),
+    "ban": BanForm,
+    "adjust": AdjustForm,
+}
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -166,11 +170,10 @@ def audit() -> str:
 
 def _time(raw: str | None) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(raw) if raw else None
+        return review.parse_time(raw) if raw else None
     except ValueError:
         flash(f"Not a time: {raw!r} (use e.g. 2026-12-01T10:00).", "error")
         return None
-    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
 
 def _first_error(form: Any) -> str:
