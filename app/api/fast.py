@@ -49,9 +49,9 @@ class FastPaths:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == BOARD and method == "GET" and not environ.get("QUERY_STRING"):
-            handler = self._board
+            handler, endpoint = self._board, "api.leaderboard"
         elif path == SUBMIT and method == "POST" and self._plain_submit(environ):
-            handler = self._submit
+            handler, endpoint = self._submit, "api.submit_score"
         else:
             return self.wsgi_app(environ, start_response)
         if not self.services.started:
@@ -70,7 +70,7 @@ class FastPaths:
             *_SECURITY.get(environ.get("wsgi.url_scheme"), _SECURITY["http"]),
         ]
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        record(method, "api.leaderboard" if handler == self._board else "api.submit_score", status, started)
+        record(method, endpoint, status, started)
         return [body]
 
     def _plain_submit(self, environ: dict[str, Any]) -> bool:

@@ -67,8 +67,6 @@ class FraudRules:
         self.t = thresholds
         self.clock = clock
 
-    COUNTERS = 2  # the checks `accept_checks` returns
-
     def accept_checks(self, user_id: int, points: int) -> list[Check]:
         """The counters an accepted action adds to: burst, then velocity."""
         t = self.t

@@ -174,12 +174,14 @@ class Scorer:
         # one atomic step that stops at the first refusal, so a refused token is not burnt
         # and, in the same step, the counters an accepted action adds to
         groups = [self._rate_checks(player, who)]
-        once, then = None, []
+        once, fraud, token = None, [], []
         if action is not None and claims is not None:
             groups.append(self._pace_checks(player, action))
             key = self.tokens.key(claims.nonce)
             once = (key, self.signer.ttl + 60) if key else None  # kept past expiry
-            then = self._counters(player, action)
+            fraud = self.rules.accept_checks(player.id, action.points)
+            token = [self._token_check(player.id)] if self._applies(self.policy.token_per_user) else []
+        then = [*fraud, *token]
         gated = self.limits.gate([[c for c in g if self._applies(c.limit)] for g in groups], once, then)
         if gated.refused == 0:
             self._penalise(player)
@@ -199,7 +201,7 @@ class Scorer:
         if not first_use:
             raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.")
         counted = gated.then if gated.then is not None else self.limits.hit_many(then)
-        return self._apply(player, action, claims.nonce, origin, counted)
+        return self._apply(player, action, claims.nonce, origin, counted[: len(fraud)], counted[len(fraud) :])
 
     def _read_token(
         self, token: str, player: Player
@@ -215,15 +217,17 @@ class Scorer:
         except ScoreboardError as refusal:
             return None, None, refusal
 
-    def _counters(self, player: Player, action: Action) -> list[Check]:
-        """Fraud counters, then the limit on the next token (when it applies)."""
-        token = [self._token_check(player.id)] if self._applies(self.policy.token_per_user) else []
-        return [*self.rules.accept_checks(player.id, action.points), *token]
-
     def _apply(
-        self, player: Player, action: Action, action_id: str, origin: Origin, counted: list[int]
+        self,
+        player: Player,
+        action: Action,
+        action_id: str,
+        origin: Origin,
+        fraud_waits: list[int],
+        token_waits: list[int],
     ) -> Accepted:
-        """Write the accepted action and announce it; `counted`: the waits of `_counters`."""
+        """Write the accepted action and announce it; the waits of the fraud counters and of the
+        next token's limit were counted with the gate."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         previous_rank = None
         if player.ranked and not self.writer.standings.uses_index:  # else the index tells
@@ -244,9 +248,8 @@ class Scorer:
         state = RankState(player.id, version, ranked, new_score, now)
         event = change_event("score", state, (username, display_name), seq, now, points=action.points)
         placement = self.writer.publish(state, event, bump=ranked, previous_rank=previous_rank)
-        n = self.rules.COUNTERS
-        self.rules.after_accept(player.id, action.points, player.score, new_score, counted[:n])
-        next_token = None if any(counted[n:]) else self._mint(player.id, action.type)
+        self.rules.after_accept(player.id, action.points, player.score, new_score, fraud_waits)
+        next_token = None if any(token_waits) else self._mint(player.id, action.type)
         return Accepted(
             player.id,
             username,

@@ -111,7 +111,8 @@ class MemoryTokenStore:
 
 
 class RedisTokenStore:
-    """Used tokens in Redis, shared by every worker and host: one SET NX per submit."""
+    """Used tokens in Redis, shared by every worker and host: a SET NX per token, done by the
+    submit's gate script (`key`), or by `consume` when the gate could not."""
 
     def __init__(self, redis, namespace: str):  # type: ignore[no-untyped-def]
         self._redis = redis
