@@ -23,6 +23,7 @@ from app.live.hub import Hub
 from app.live.presence import Presence
 from app.scoring.board import Board
 from app.scoring.catalog import ActionCatalog
+from app.scoring.ledger import Ledger
 from app.scoring.moderation import Moderation
 from app.scoring.ranking import RankIndex
 from app.scoring.service import Limits, Scorer
@@ -138,10 +139,12 @@ def build_services(config: Any, engine: Engine) -> Services:
     signer = ActionTokenSigner([derive_key(s, "action-tokens") for s in secrets_], config.ACTION_TOKEN_TTL)
     tokens = RedisTokenStore(client, ns) if client is not None else MemoryTokenStore()
     rules = FraudRules(engine, limits, Thresholds.from_config(config))
-    moderation = Moderation(engine, writer)
+    ledger = Ledger(engine, writer)
+    moderation = Moderation(ledger)
     catalog = ActionCatalog(config.ACTION_CATALOG)
     scorer = Scorer(
         engine=engine,
+        ledger=ledger,
         catalog=catalog,
         signer=signer,
         tokens=tokens,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from app.audit import Origin, audit_row, write_audit
 from app.errors import ScoreboardError
@@ -195,20 +195,23 @@ def resolve_flag(
     reason: str,
     origin: Origin,
 ) -> dict[str, Any]:
-    """Clear a flag, or confirm it (which bans the player until unbanned); the player stays
-    flagged while any of their flags is open.
+    """Clear a flag, or confirm it and ban the player until unbanned, in one transaction; the
+    player stays flagged while any of their flags is open.
 
     :raise ScoreboardError: NOT_FOUND (no such flag), INVALID_REQUEST (already resolved, or an
         unknown resolution).
     """
     if resolution not in RESOLUTIONS:
         raise ScoreboardError("INVALID_REQUEST", "resolution: must be 'cleared' or 'confirmed'")
-    now = datetime.now(UTC)
     table = FraudFlag.__table__
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         flag = conn.execute(select(table).where(table.c.id == flag_id)).first()
-        if flag is None:
-            raise ScoreboardError("NOT_FOUND", f"No flag with id {flag_id}.")
+    if flag is None:
+        raise ScoreboardError("NOT_FOUND", f"No flag with id {flag_id}.")
+
+    now = datetime.now(UTC)
+
+    def resolve(conn: Connection) -> None:
         done = conn.execute(
             update(table)
             .where(table.c.id == flag_id, table.c.status == "open")
@@ -218,21 +221,24 @@ def resolve_flag(
             raise ScoreboardError("INVALID_REQUEST", f"Flag {flag_id} is already {flag.status}.")
         still_open = select(table.c.id).where(table.c.user_id == flag.user_id, table.c.status == "open")
         conn.execute(update(User).where(User.id == flag.user_id).values(is_flagged=still_open.exists()))
-        write_audit(
-            conn,
-            audit_row(
-                f"admin.flag_{resolution}",
-                "success",
-                origin,
-                subject=flag.user_id,
-                actor=actor,
-                reason=reason[:64],
-                details={"flag_id": flag_id, "rule": flag.rule, "reason": reason},
-                at=now,
-            ),
+        details = {"flag_id": flag_id, "rule": flag.rule, "reason": reason}
+        row = audit_row(
+            f"admin.flag_{resolution}",
+            "success",
+            origin,
+            subject=flag.user_id,
+            actor=actor,
+            reason=reason[:64],
+            details=details,
+            at=now,
         )
+        write_audit(conn, row)
+
     if resolution == "confirmed" and flag.user_id is not None:
-        moderation.ban(actor, flag.user_id, f"flag {flag_id} confirmed: {reason}", None, origin)
+        moderation.ban(actor, flag.user_id, f"flag {flag_id} confirmed: {reason}", None, origin, resolve)
+    else:
+        with engine.begin() as conn:
+            resolve(conn)
     with engine.connect() as conn:
         row = conn.execute(
             select(table, User.username)

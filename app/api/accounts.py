@@ -118,5 +118,5 @@ def export_me() -> Response:
 @bp.delete("/me")
 def delete_me() -> Response:
     user = current_account()
-    erase_user(services().engine, services().moderation, user.id, origin())
+    erase_user(services().moderation, user.id)
     return Response(status=204)

@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from app.audit import Origin, audit_row, write_audit
 from app.models import AuditLog, FraudFlag, OAuthAccount, OAuthToken, ScoreEvent, User
 from app.scoring.board import iso
 from app.scoring.moderation import Moderation
@@ -73,10 +72,11 @@ def export_user(engine: Engine, user_id: int) -> dict[str, Any]:
         }
 
 
-def erase_user(engine: Engine, moderation: Moderation, user_id: int, origin: Origin) -> None:
-    """Delete an account: off the board (broadcast), personal data erased, score events anonymised."""
-    moderation.set_hidden(user_id, user_id, True, "account deleted", origin)
-    with engine.begin() as conn:
+def erase_user(moderation: Moderation, user_id: int) -> None:
+    """Delete an account: off the board (broadcast), personal data erased, score events anonymised;
+    one transaction."""
+
+    def anonymise(conn: Connection) -> None:
         conn.execute(
             update(ScoreEvent)
             .where(ScoreEvent.user_id == user_id)
@@ -89,16 +89,11 @@ def erase_user(engine: Engine, moderation: Moderation, user_id: int, origin: Ori
         )
         conn.execute(delete(OAuthToken).where(OAuthToken.user_id == user_id))
         conn.execute(delete(OAuthAccount).where(OAuthAccount.user_id == user_id))
-        conn.execute(
-            update(User)
-            .where(User.id == user_id)
-            .values(
-                username=f"deleted-{user_id}",
-                email=None,
-                password_hash=None,
-                display_name="Deleted player",
-                is_deleted=True,
-                is_hidden=True,
-            )
-        )
-        write_audit(conn, audit_row("user.deleted", "success", Origin(), subject=user_id, actor=user_id))
+
+    erased = {
+        "username": f"deleted-{user_id}",
+        "email": None,
+        "password_hash": None,
+        "display_name": "Deleted player",
+    }
+    moderation.erase(user_id, erased, anonymise)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from functools import lru_cache
 from typing import Any
 
@@ -39,61 +41,90 @@ def parse_limit(text: str) -> RateLimitItem:
 
 Hit = tuple[RateLimitItem, list[str], int]  # limit, identifiers, cost
 
-# Groups of limits in order, then a one-time key, then counters, as one atomic step: every
-# limit of a group is hit (each counted only if it allows, as the `limits` library does); the
-# first group with a refusal ends the step; the one-time key is set only when every group
-# allowed; the counters (`then`) are hit only when the key was new.
+# One submit's limits as one atomic step (the `limits` library's moving-window and fixed-window
+# semantics, on its own keys): every rate limit is hit; if all allowed, the pace limits are
+# tested without counting; if all allow, the one-time key is set; only if it was new are the
+# pace limits hit and the counters (`then`) hit. A refused attempt never counts toward pace.
 GATE_LUA = """
--- KEYS: one per limit, then the one-time key (when ARGV[3] > 0)
--- ARGV: now, fixed (1: fixed window, 0: moving window), once ttl, number of groups
---       (later limits are the counters), then 4 per limit: group, amount, expiry, cost
-local now, fixed, ttl, groups = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), tonumber(ARGV[4])
+-- KEYS: one per limit, then the one-time key
+-- ARGV: now, fixed (1: fixed window, 0: moving window), key ttl, then 4 per limit:
+--       kind (1 rate, 2 pace, 3 counter), amount, expiry, cost
+-- returns: the step that refused (0 none, 1 rate, 2 pace, 3 key already set), 0, then per limit
+--          1 if it allowed
+local now, fixed, ttl = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3])
+local n = (#ARGV - 3) / 4
+local function arg(i, k) return tonumber(ARGV[3 + (i - 1) * 4 + k]) end
+local function allows(i)
+  local limit, expiry, cost = arg(i, 2), arg(i, 3), arg(i, 4)
+  if fixed then return tonumber(redis.call('GET', KEYS[i]) or '0') + cost <= limit end
+  if cost > limit then return false end
+  local entry = redis.call('LINDEX', KEYS[i], limit - cost)
+  return not (entry and tonumber(entry) >= now - expiry)
+end
 local function hit(i)
-  local b = 4 + (i - 1) * 4
-  local limit, expiry, cost = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local limit, expiry, cost = arg(i, 2), arg(i, 3), arg(i, 4)
   if fixed then
     local current = redis.call('INCRBY', KEYS[i], cost)
     if current == cost then redis.call('EXPIRE', KEYS[i], expiry) end
     return current <= limit
   end
-  if cost > limit then return false end
-  local entry = redis.call('LINDEX', KEYS[i], limit - cost)
-  if entry and tonumber(entry) >= now - expiry then return false end
+  if not allows(i) then return false end
   for _ = 1, cost do redis.call('LPUSH', KEYS[i], now) end
   redis.call('LTRIM', KEYS[i], 0, limit - 1)
   redis.call('EXPIRE', KEYS[i], expiry)
   return true
 end
-local out, refused, i, n = {0, -1}, 0, 1, (#ARGV - 4) / 4
-while i <= n do
-  local g = tonumber(ARGV[4 + (i - 1) * 4 + 1])
-  if g > groups or (refused > 0 and g ~= refused) then break end
-  out[i + 2] = hit(i) and 1 or 0
-  if out[i + 2] == 0 then refused = g end
-  i = i + 1
+local out = {0, 0}
+for i = 1, n do out[i + 2] = 0 end
+for i = 1, n do
+  if arg(i, 1) == 1 then
+    out[i + 2] = hit(i) and 1 or 0
+    if out[i + 2] == 0 then out[1] = 1 end
+  end
 end
-out[1] = refused
-if refused > 0 then return out end
-if ttl > 0 then
-  out[2] = redis.call('SET', KEYS[#KEYS], 'used', 'NX', 'EX', ttl) and 1 or 0
-  if out[2] == 0 then return out end
+if out[1] > 0 then return out end
+for i = 1, n do
+  if arg(i, 1) == 2 then
+    out[i + 2] = allows(i) and 1 or 0
+    if out[i + 2] == 0 then out[1] = 2 end
+  end
 end
-while i <= n do
-  out[i + 2] = hit(i) and 1 or 0
-  i = i + 1
+if out[1] > 0 then return out end
+if not redis.call('SET', KEYS[n + 1], 'used', 'NX', 'EX', ttl) then
+  out[1] = 3
+  return out
+end
+for i = 1, n do
+  if arg(i, 1) >= 2 then out[i + 2] = hit(i) and 1 or 0 end
 end
 return out
 """
 
 
+class Step(IntEnum):
+    """Where a gate stopped."""
+
+    RATE = 1  # a rate limit refused
+    PACE = 2  # a cooldown or hourly cap refused
+    USED = 3  # the one-time key was set before
+
+
+@dataclass(frozen=True, slots=True)
+class Once:
+    """A one-time key the gate sets when every limit allows."""
+
+    key: str | None  # the Redis key; None: not kept in Redis
+    ttl: int
+    consume: Callable[[], bool]  # sets it where the gate's script cannot; True: it was new
+
+
 @dataclass(frozen=True, slots=True)
 class Gated:
-    """What a gate found: the first group that refused, the one-time key, the counters."""
+    """What a gate found: where it stopped, that step's waits, the counters' waits."""
 
-    refused: int | None  # index of the first group with a refusal; None: all allowed
-    waits: list[int]  # that group's waits (0: allowed), else empty
-    first_use: bool | None  # the one-time key was new; None: not tried (or Redis unavailable)
-    then: list[int] | None = None  # the counters' waits; None: not hit (the caller hits them)
+    stopped: Step | None  # None: every limit allowed (and the one-time key was new)
+    waits: list[int]  # the refusing step's waits (0: allowed), else empty
+    counted: list[int]  # the counters' waits when they were hit, else empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,48 +153,67 @@ class RateLimits:
                 self._gate = _redis_gate(self._primary.storage)
         self._fixed = strategy == "fixed-window"
         self._fallback = cls(memory)
+        self._lock = threading.Lock()  # makes the gate atomic where no script does it
 
     def gate(
         self,
-        groups: Sequence[Sequence[Check]],
-        once: tuple[str, int] | None = None,
+        rate: Sequence[Check],
+        pace: Sequence[Check] = (),
+        once: Once | None = None,
         then: Sequence[Check] = (),
     ) -> Gated:
-        """Hit the groups of limits in order, stopping after the first group with a refusal;
-        if all allowed, set the one-time Redis key `once` (key, ttl); if it was new, hit the
-        counters `then`. One atomic step and one round trip (shared with concurrent callers)
-        when Redis holds the limits; otherwise the groups only (`first_use`, `then`: None).
+        """One submit's limits, atomically: hit every `rate` limit; if all allowed, test the
+        `pace` limits without counting; if they allow, set the one-time key `once`; if it was
+        new, hit the `pace` limits and the counters `then`. Without `once`, stops after `pace`.
+        One script and one round trip (shared with concurrent callers) when Redis holds the
+        limits and the key; otherwise the same steps under a process lock.
         """
-        if self._gate is not None and once is not None:
-            keys, args = [], [time.time(), int(self._fixed), once[1], len(groups)]
+        if self._gate is not None and once is not None and once.key is not None:
+            keys, args = [], [time.time(), int(self._fixed), once.ttl]
             storage = self._primary.storage
-            numbered = [(g, c) for g, checks in enumerate(groups, 1) for c in checks]
-            for g, c in [*numbered, *((len(groups) + 1, c) for c in then)]:
+            steps = [(1, rate), (2, pace), (3, then)]
+            for kind, c in ((kind, c) for kind, checks in steps for c in checks):
                 item = parse_limit(c.limit)
                 keys.append(storage.prefixed_key(item.key_for(*(str(i) for i in c.ids))))
-                args += [g, item.amount, item.get_expiry(), c.cost]
+                args += [kind, item.amount, item.get_expiry(), c.cost]
             try:
-                out = self._gate(([*keys, once[0]], args))
+                out = self._gate(([*keys, once.key], args))
             except RedisError:
                 log.warning("rate limit storage unavailable; using process memory")
             else:
-                return self._gated(groups, then, out)
-        for g, checks in enumerate(groups):
-            waits = [self.hit(c.limit, *c.ids, cost=c.cost) for c in checks]
-            if any(waits):
-                return Gated(g, waits, None)
-        return Gated(None, [], None)
+                return self._gated(rate, pace, then, out)
+        with self._lock:
+            return self._gate_here(rate, pace, once, then)
 
-    def _gated(self, groups: Sequence[Sequence[Check]], then: Sequence[Check], out: list[int]) -> Gated:
-        refused, first_use, allowed = int(out[0]), int(out[1]), out[2:]
-        if refused:
-            start = sum(len(c) for c in groups[: refused - 1])
-            checks = groups[refused - 1]
-            return Gated(refused - 1, self._waits(checks, allowed[start : start + len(checks)]), None)
-        if not first_use:
-            return Gated(None, [], False)
-        start = sum(len(c) for c in groups)
-        return Gated(None, [], True, self._waits(then, allowed[start:]))
+    def _gate_here(
+        self, rate: Sequence[Check], pace: Sequence[Check], once: Once | None, then: Sequence[Check]
+    ) -> Gated:
+        waits = [self.hit(c.limit, *c.ids, cost=c.cost) for c in rate]
+        if any(waits):
+            return Gated(Step.RATE, waits, [])
+        waits = [self.peek(c.limit, *c.ids) for c in pace]
+        if any(waits):
+            return Gated(Step.PACE, waits, [])
+        if once is None:
+            return Gated(None, [], [])
+        if not once.consume():
+            return Gated(Step.USED, [], [])
+        for c in pace:
+            self.hit(c.limit, *c.ids, cost=c.cost)
+        return Gated(None, [], self.hit_many(then))
+
+    def _gated(
+        self, rate: Sequence[Check], pace: Sequence[Check], then: Sequence[Check], out: list[int]
+    ) -> Gated:
+        stopped, allowed = int(out[0]), out[2:]
+        if stopped == Step.RATE:
+            return Gated(Step.RATE, self._waits(rate, allowed[: len(rate)]), [])
+        if stopped == Step.PACE:
+            return Gated(Step.PACE, self._waits(pace, allowed[len(rate) : len(rate) + len(pace)]), [])
+        if stopped == Step.USED:
+            return Gated(Step.USED, [], [])
+        start = len(rate) + len(pace)
+        return Gated(None, [], self._waits(then, allowed[start:]))
 
     def _waits(self, checks: Sequence[Check], allowed: Sequence[int]) -> list[int]:
         return [

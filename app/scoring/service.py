@@ -15,13 +15,13 @@ from sqlalchemy.engine import Engine
 from app.audit import Origin, audit_row, write_audit
 from app.auth.principal import SCOPE_SCORE, Principal
 from app.errors import ScoreboardError
-from app.fraud.limits import Check, RateLimits
+from app.fraud.limits import Check, Gated, Once, RateLimits, Step
 from app.fraud.rules import FraudRules
 from app.scoring.catalog import Action, ActionCatalog
-from app.scoring.ranking import RankState
-from app.scoring.store import ActionReplayed, ActionWrite, ScoreStore
+from app.scoring.ledger import ActionReplayed, Ledger, accepted_action
+from app.scoring.store import Player, PlayerStore
 from app.scoring.tokens import ActionClaims, ActionTokenSigner, TokenStore
-from app.scoring.writer import BoardWriter, change_event
+from app.scoring.writer import BoardWriter
 
 log = logging.getLogger(__name__)
 
@@ -76,28 +76,6 @@ class Accepted:
     next_token: IssuedToken | None
 
 
-@dataclass(frozen=True, slots=True)
-class Player:
-    """The columns of a player the pipeline checks."""
-
-    id: int
-    username: str
-    display_name: str
-    score: int
-    score_updated_at: datetime | None
-    is_banned: bool
-    banned_until: datetime | None
-    suspended_until: datetime | None
-    is_flagged: bool
-    is_hidden: bool
-    is_deleted: bool
-    penalty_level: int
-
-    @property
-    def ranked(self) -> bool:
-        return self.score_updated_at is not None and not self.is_banned and not self.is_hidden
-
-
 class Scorer:
     """The scoring pipeline; every caller (API, pages, CLI, tests) goes through it."""
 
@@ -105,6 +83,7 @@ class Scorer:
         self,
         *,
         engine: Engine,
+        ledger: Ledger,
         catalog: ActionCatalog,
         signer: ActionTokenSigner,
         tokens: TokenStore,
@@ -116,7 +95,8 @@ class Scorer:
         clock: Callable[[], float] = time.time,
     ):
         self.engine = engine
-        self.store = ScoreStore(engine, writer.seq_in_database)
+        self.ledger = ledger
+        self.players = PlayerStore(engine, ledger.batched)
         self.catalog = catalog
         self.signer = signer
         self.tokens = tokens
@@ -170,38 +150,37 @@ class Scorer:
         player = self._player(who.user_id)
         self._check_standing(player)
         claims, action, refusal = self._read_token(action_token, player)
-        # rate limits, then (for a good token) cooldown and hourly cap, then single use:
-        # one atomic step that stops at the first refusal, so a refused token is not burnt
-        # and, in the same step, the counters an accepted action adds to
-        groups = [self._rate_checks(player, who)]
-        once, fraud, token = None, [], []
-        if action is not None and claims is not None:
-            groups.append(self._pace_checks(player, action))
-            key = self.tokens.key(claims.nonce)
-            once = (key, self.signer.ttl + 60) if key else None  # kept past expiry
-            fraud = self.rules.accept_checks(player.id, action.points)
-            token = [self._token_check(player.id)] if self._applies(self.policy.token_per_user) else []
-        then = [*fraud, *token]
-        gated = self.limits.gate([[c for c in g if self._applies(c.limit)] for g in groups], once, then)
-        if gated.refused == 0:
+        rate = self._applying(self._rate_checks(player, who))
+        if claims is None or action is None:  # a bad token: the rate limits still count it
+            self._refuse_over_limit(player, self.limits.gate(rate))
+            assert refusal is not None
+            if refusal.code == "TOKEN_INVALID" and self.signer.looks_signed(action_token):
+                self.rules.tampered_token(player.id, player.penalty_level, origin)
+            raise refusal
+        # rate limits, cooldown and hourly cap, single use, and the counters an accepted action
+        # adds to (fraud rules, the next token's limit): one atomic step
+        nonce, ttl = claims.nonce, self.signer.ttl + 60  # kept past expiry
+        once = Once(self.tokens.key(nonce), ttl, lambda: self._consume(nonce, ttl))
+        fraud = self.rules.accept_checks(player.id, action.points)
+        then = [*fraud, *self._applying([self._token_check(player.id)])]
+        gated = self.limits.gate(rate, self._applying(self._pace_checks(player, action)), once, then)
+        self._refuse_over_limit(player, gated)
+        if gated.stopped is Step.PACE:
+            raise ScoreboardError(
+                "COOLDOWN", f"Action {action.type!r} is cooling down.", retry_after=max(gated.waits)
+            )
+        if gated.stopped is Step.USED:
+            raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.")
+        counted = gated.counted
+        return self._apply(player, action, nonce, origin, counted[: len(fraud)], counted[len(fraud) :])
+
+    def _refuse_over_limit(self, player: Player, gated: Gated) -> None:
+        """:raise ScoreboardError RATE_LIMITED: the gate stopped at a rate limit (a penalty step)."""
+        if gated.stopped is Step.RATE:
             self._penalise(player)
             raise ScoreboardError(
                 "RATE_LIMITED", "Too many score submissions; slow down.", retry_after=max(gated.waits)
             )
-        if refusal is not None:
-            if refusal.code == "TOKEN_INVALID" and self.signer.looks_signed(action_token):
-                self.rules.tampered_token(player.id, player.penalty_level, origin)
-            raise refusal
-        assert claims is not None and action is not None
-        if gated.refused == 1:
-            raise ScoreboardError(
-                "COOLDOWN", f"Action {action.type!r} is cooling down.", retry_after=max(gated.waits)
-            )
-        first_use = gated.first_use if gated.first_use is not None else self._consume(claims.nonce)
-        if not first_use:
-            raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.")
-        counted = gated.then if gated.then is not None else self.limits.hit_many(then)
-        return self._apply(player, action, claims.nonce, origin, counted[: len(fraud)], counted[len(fraud) :])
 
     def _read_token(
         self, token: str, player: Player
@@ -232,33 +211,22 @@ class Scorer:
         previous_rank = None
         if player.ranked and not self.writer.standings.uses_index:  # else the index tells
             previous_rank = self.writer.standings.rank_of(player.id, player.score, player.score_updated_at)
+        change = accepted_action(player.id, action_id, action.type, action.points, now, origin)
         try:
-            write = ActionWrite(player.id, action_id, action.type, action.points, now, origin)
-            done = self.store.accept(write)
+            done = self.ledger.accept(change, previous_rank)
         except ActionReplayed as exc:
             raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.") from exc
-        new_score, version, ranked, username, display_name, seq = (
-            done.score,
-            done.version,
-            done.ranked,
-            done.username,
-            done.display_name,
-            done.seq,
-        )
-        state = RankState(player.id, version, ranked, new_score, now)
-        event = change_event("score", state, (username, display_name), seq, now, points=action.points)
-        placement = self.writer.publish(state, event, bump=ranked, previous_rank=previous_rank)
-        self.rules.after_accept(player.id, action.points, player.score, new_score, fraud_waits)
+        self.rules.after_accept(player.id, action.points, player.score, done.score, fraud_waits)
         next_token = None if any(token_waits) else self._mint(player.id, action.type)
         return Accepted(
             player.id,
-            username,
+            done.username,
             action_id,
             action.type,
             action.points,
-            new_score,
-            placement.rank,
-            placement.previous_rank,
+            done.score,
+            done.placement.rank,
+            done.placement.previous_rank,
             next_token,
         )
 
@@ -270,10 +238,10 @@ class Scorer:
             raise ScoreboardError("FORBIDDEN", "This token may not submit scores (needs update:score).")
 
     def _player(self, user_id: int) -> Player:
-        row = self.store.player(user_id)
-        if row is None or row[10]:  # is_deleted
+        player = self.players.player(user_id)
+        if player is None or player.is_deleted:
             raise ScoreboardError("UNAUTHORIZED", "The account no longer exists.")
-        return Player(*row)
+        return player
 
     def _check_standing(self, player: Player) -> None:
         now = datetime.fromtimestamp(self.clock(), UTC)
@@ -311,15 +279,19 @@ class Scorer:
             checks.append(Check(f"{action.max_per_hour}/hour", ("hourly", player.id, action.type)))
         return checks
 
-    def _consume(self, nonce: str) -> bool:
+    def _consume(self, nonce: str, ttl: int) -> bool:
         try:
-            return self.tokens.consume(nonce, self.signer.ttl + 60)  # kept past expiry
+            return self.tokens.consume(nonce, ttl)
         except RedisError as exc:
             log.warning("token store unavailable (%s); the database guards single use", exc)
             return True
 
     def _applies(self, limit: str) -> bool:
         return self.policy.enabled and bool(limit)
+
+    def _applying(self, checks: list[Check]) -> list[Check]:
+        """The checks whose limits are set (and limits are on)."""
+        return [c for c in checks if self._applies(c.limit)]
 
     def _waits(self, checks: list[Check]) -> list[int]:
         """Hit the limits that apply, in one round trip; a wait (0: allowed) for each check."""

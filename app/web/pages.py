@@ -159,7 +159,7 @@ def account_delete() -> Any:
         return redirect(url_for("web.account"))
     uid = current_user.id
     db.session.commit()
-    erase_user(services().engine, services().moderation, uid, origin())
+    erase_user(services().moderation, uid)
     sign_out()
     flash("Your account and personal data are deleted.")
     return redirect(url_for("web.index"))

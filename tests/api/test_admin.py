@@ -132,8 +132,8 @@ def test_moderation_moves_the_board_at_once_and_is_audited(app: Flask, client: F
     assert count(app, ScoreEvent, ScoreEvent.source == "admin") == 3
     entries = boss.get(f"/api/v1/admin/audit?user_id={ann.id}&event=admin.adjust").get_json()["entries"]
     assert [(e["actor_user_id"], e["reason_code"], e["details"]) for e in entries] == [
-        (boss.id, "test adjust", {"points": -30, "reason": "test adjust"}),
-        (boss.id, "test adjust", {"points": 25, "reason": "test adjust"}),
+        (boss.id, "test adjust", {"points": -30, "score_after": 5, "reason": "test adjust"}),
+        (boss.id, "test adjust", {"points": 25, "score_after": 35, "reason": "test adjust"}),
     ]
     nobody = boss.post("/api/v1/admin/users/999999/ban", {"reason": "x"})
     assert nobody.status_code == 404 and error_code(nobody) == "NOT_FOUND"

@@ -15,7 +15,7 @@ from app.api.fast import FastPaths
 from app.audit import Origin
 from app.extensions import db
 from app.models import AuditLog, FraudFlag, ScoreEvent, User
-from app.scoring.store import ActionWrite
+from app.scoring.ledger import Change, accepted_action
 from app.services import services
 from tests.helpers import Player, error_code
 
@@ -257,16 +257,16 @@ def test_a_batch_of_actions_counts_each_once_and_a_replay_fails_alone(app: Flask
     first = ann.score(times=1)["action_id"]
     now = datetime.now(UTC)
 
-    def write(uid: int, action_id: str) -> ActionWrite:
-        return ActionWrite(uid, action_id, "complete_task", 10, now, Origin.of("10.0.0.1", "test"))
+    def write(uid: int, action_id: str) -> Change:
+        return accepted_action(uid, action_id, "complete_task", 10, now, Origin.of("10.0.0.1", "test"))
 
     with app.app_context():
-        store = services().scorer.store
-        results = store.accept_many(
+        ledger = services().scorer.ledger
+        results = ledger.accept_many(
             [write(ann.id, "a1"), write(bob.id, "b1"), write(ann.id, "a2"), write(bob.id, first)]
         )
-    assert [type(r).__name__ for r in results] == ["Applied", "Applied", "Applied", "ActionReplayed"]
-    assert [r.score for r in results[:3]] == [20, 10, 30]  # type: ignore[union-attr]
+    assert [type(r).__name__ for r in results] == ["tuple", "tuple", "tuple", "ActionReplayed"]
+    assert [r[0] for r in results[:3]] == [20, 10, 30]  # type: ignore[index]
     assert scalar(app, select(User.score).where(User.id == ann.id)) == 30
     assert scalar(app, select(User.score).where(User.id == bob.id)) == 10
     events = scalar(app, select(func.count()).select_from(ScoreEvent).where(ScoreEvent.user_id == ann.id))
