@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,8 +98,8 @@ class Services:
             self.redis.close()
 
 
-def build_services(config: Any, engine: Engine) -> Services:
-    """Wire the services for one app from its configuration."""
+def build_services(config: Any, engine: Engine, clock: Callable[[], float] = time.time) -> Services:
+    """Wire the services for one app from its configuration (`clock`: the time every rule reads)."""
     from app.observability import SERVED_BY  # it reads services() itself
 
     ns = config.REDIS_NAMESPACE
@@ -138,9 +140,9 @@ def build_services(config: Any, engine: Engine) -> Services:
     secrets_ = [config.SECRET_KEY, *config.SECRET_KEY_FALLBACKS]
     signer = ActionTokenSigner([derive_key(s, "action-tokens") for s in secrets_], config.ACTION_TOKEN_TTL)
     tokens = RedisTokenStore(client, ns) if client is not None else MemoryTokenStore()
-    rules = FraudRules(engine, limits, Thresholds.from_config(config))
+    rules = FraudRules(engine, limits, Thresholds.from_config(config), clock)
     ledger = Ledger(engine, writer)
-    moderation = Moderation(ledger)
+    moderation = Moderation(ledger, clock)
     catalog = ActionCatalog(config.ACTION_CATALOG)
     scorer = Scorer(
         engine=engine,
@@ -153,6 +155,7 @@ def build_services(config: Any, engine: Engine) -> Services:
         writer=writer,
         rules=rules,
         unban=lambda uid: moderation.unban(None, uid),
+        clock=clock,
     )
     access = AccessTokens(engine, secrets_, config.JWT_ISSUER, config.JWT_AUDIENCE, config.ACCESS_TOKEN_TTL)
     issuer = TokenIssuer(access, config.REFRESH_TOKEN_TTL)

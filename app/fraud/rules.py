@@ -111,7 +111,8 @@ class FraudRules:
         """Suspend for the player's next penalty step."""
         steps = self.t.penalty_steps
         seconds = steps[min(level, len(steps) - 1)]
-        until = datetime.fromtimestamp(self.clock(), UTC) + timedelta(seconds=seconds)
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        until = now + timedelta(seconds=seconds)
         with self.engine.begin() as conn:
             conn.execute(_SUSPEND, {"until": until, "level": level + 1, "uid": user_id})
             write_audit(
@@ -123,6 +124,7 @@ class FraudRules:
                     subject=user_id,
                     reason=reason,
                     details={"until": until.isoformat(), "seconds": seconds},
+                    at=now,
                 ),
             )
 
@@ -133,12 +135,18 @@ class FraudRules:
         with self.engine.begin() as conn:
             self._flag(conn, user_id, rule, severity, details, origin or Origin())
 
-    @staticmethod
     def _flag(
-        conn: Connection, user_id: int, rule: str, severity: str, details: dict[str, Any], origin: Origin
+        self,
+        conn: Connection,
+        user_id: int,
+        rule: str,
+        severity: str,
+        details: dict[str, Any],
+        origin: Origin,
     ) -> None:
         if conn.execute(_OPEN, {"uid": user_id, "rule": rule}).first():
             return
+        now = datetime.fromtimestamp(self.clock(), UTC)
         conn.execute(
             _FLAG,
             {
@@ -147,7 +155,7 @@ class FraudRules:
                 "severity": severity,
                 "details": details,
                 "status": "open",
-                "created_at": datetime.now(UTC),
+                "created_at": now,
             },
         )
         conn.execute(_MARK, {"uid": user_id})
@@ -160,6 +168,7 @@ class FraudRules:
                 subject=user_id,
                 reason=rule,
                 details={"severity": severity, **details},
+                at=now,
             ),
         )
         log.info("fraud flag %s (%s) on user %s", rule, severity, user_id)
