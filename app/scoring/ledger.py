@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import bindparam, text, update
@@ -111,6 +111,22 @@ class Change:
     columns: Mapping[str, Any] = field(default_factory=dict)  # other columns of `users` to set
 
 
+class After(NamedTuple):
+    """The player's row after a change, as the board needs it."""
+
+    score: int
+    rank_version: int
+    score_updated_at: datetime | None
+    is_banned: bool
+    is_hidden: bool
+    username: str
+    display_name: str
+
+    @property
+    def ranked(self) -> bool:
+        return self.score_updated_at is not None and not self.is_banned and not self.is_hidden
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """A committed change: the player's score and name after it, and their place."""
@@ -147,7 +163,7 @@ class Ledger:
         self.writer = writer
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.batched = engine.dialect.name == "postgresql" and not writer.seq_in_database
-        self._batch: Batcher[Change, tuple[Any, ...]] = Batcher(self.accept_many)
+        self._batch: Batcher[Change, After] = Batcher(self.accept_many)
 
     def apply(self, change: Change, also: Callable[[Connection], None] | None = None) -> Recorded:
         """Write a change (after `also`, in the same transaction), then publish it.
@@ -175,18 +191,18 @@ class Ledger:
             else:
                 with self.engine.begin() as conn:
                     row = self._write(conn, change)
-                    ranked = not row[3] and not row[4]
-                    seq = bump_seq(conn, change.now) if ranked and self.writer.seq_in_database else None
+                    bump = row.ranked and self.writer.seq_in_database
+                    seq = bump_seq(conn, change.now) if bump else None
         except IntegrityError as exc:
             raise ActionReplayed(change.entry.action_id if change.entry else "") from exc
-        return self._publish(change, row, seq, not row[3] and not row[4], previous_rank)
+        return self._publish(change, row, seq, row.ranked, previous_rank)
 
-    def accept_many(self, batch: list[Change]) -> list[tuple[Any, ...] | Exception]:
+    def accept_many(self, batch: list[Change]) -> list[After | Exception]:
         """Write a batch of accepted actions in as few statements as possible (PostgreSQL): one,
         unless a player has several actions in it; a failed statement (a replayed action id) is
         retried one action at a time, so only the replayed one fails. Each result is the
         player's state row, or the exception."""
-        results: dict[int, tuple[Any, ...] | Exception] = {}
+        results: dict[int, After | Exception] = {}
         for round_ in _rounds(batch):
             try:
                 results.update(self._write_round(round_))
@@ -202,14 +218,14 @@ class Ledger:
                     results[i] = _failure(change, exc)
         return [results[i] for i in range(len(batch))]
 
-    def _write_round(self, round_: list[tuple[int, Change]]) -> dict[int, tuple[Any, ...] | Exception]:
+    def _write_round(self, round_: list[tuple[int, Change]]) -> dict[int, After | Exception]:
         records = orjson.dumps([_record(c) for _, c in round_]).decode()
         with self.autocommit.connect() as conn:
             rows = conn.exec_driver_sql(_ACCEPT_PG, {"changes": records}).fetchall()
-        done = {r[0]: tuple(r[1:]) for r in rows}
+        done = {r[0]: After(*r[1:]) for r in rows}
         return {i: done.get(c.user_id) or LookupError(f"no player {c.user_id}") for i, c in round_}
 
-    def _write(self, conn: Connection, c: Change) -> tuple[Any, ...]:
+    def _write(self, conn: Connection, c: Change) -> After:
         """The statements of one change on an open transaction; the player's state row after it."""
         before = conn.execute(_CLAIM, {"now": c.now, "uid": c.user_id}).scalar() if c.reset else None
         values: dict[str, Any] = {"rank_version": _USERS.c.rank_version + 1, "updated_at": c.now}
@@ -230,18 +246,16 @@ class Ledger:
         if c.reset:
             details["previous_score"] = before
         write_audit(conn, _audit(c, details))
-        return tuple(row)
+        return After(*row)
 
     def _publish(
-        self, c: Change, row: tuple[Any, ...], seq: int | None, bump: bool, previous_rank: int | None
+        self, c: Change, row: After, seq: int | None, bump: bool, previous_rank: int | None
     ) -> Recorded:
-        score, version, updated_at, banned, hidden, username, display_name = row
-        ranked = updated_at is not None and not banned and not hidden
-        state = RankState(c.user_id, version, ranked, score, updated_at)
+        state = RankState(c.user_id, row.rank_version, row.ranked, row.score, row.score_updated_at)
         extra = {"points": c.points} if c.kind == "score" else {}
-        event = change_event(c.kind, state, (username, display_name), seq, c.now, **extra)
+        event = change_event(c.kind, state, (row.username, row.display_name), seq, c.now, **extra)
         placement = self.writer.publish(state, event, bump=bump, previous_rank=previous_rank)
-        return Recorded(score, username, placement)
+        return Recorded(row.score, row.username, placement)
 
 
 def _event(c: Change, entry: Entry, points: int, score_after: int) -> dict[str, Any]:

@@ -265,8 +265,8 @@ def test_a_batch_of_actions_counts_each_once_and_a_replay_fails_alone(app: Flask
         results = ledger.accept_many(
             [write(ann.id, "a1"), write(bob.id, "b1"), write(ann.id, "a2"), write(bob.id, first)]
         )
-    assert [type(r).__name__ for r in results] == ["tuple", "tuple", "tuple", "ActionReplayed"]
-    assert [r[0] for r in results[:3]] == [20, 10, 30]  # type: ignore[index]
+    assert [type(r).__name__ for r in results] == ["After", "After", "After", "ActionReplayed"]
+    assert [r.score for r in results[:3]] == [20, 10, 30]  # type: ignore[union-attr]
     assert scalar(app, select(User.score).where(User.id == ann.id)) == 30
     assert scalar(app, select(User.score).where(User.id == bob.id)) == 10
     events = scalar(app, select(func.count()).select_from(ScoreEvent).where(ScoreEvent.user_id == ann.id))
