@@ -46,7 +46,7 @@ def create_app(config: Any | None = None) -> Flask:
     from app.web.fragments import board_renderer, score_renderer
     from app.web.fragments import bp as fragments_bp
     from app.web.pages import bp as pages_bp
-    from app.web.security import init_security
+    from app.web.security import AlwaysHSTS, init_security
 
     with app.app_context():
         app.extensions["scoreboard"] = services = build_services(config, db.engine)
@@ -68,6 +68,8 @@ def create_app(config: Any | None = None) -> Flask:
     register_cli(app)
     fast = FastPaths(app.wsgi_app, services, app.config.get("MAX_CONTENT_LENGTH"))
     app.wsgi_app = fast  # type: ignore[method-assign]
+    if config.production:
+        app.wsgi_app = AlwaysHSTS(app.wsgi_app)  # type: ignore[method-assign]
     if config.TRUSTED_PROXY_COUNT:  # outermost: everything behind it sees the client's address
         n = config.TRUSTED_PROXY_COUNT
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

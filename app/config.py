@@ -23,6 +23,11 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def is_production(database_uri: str) -> bool:
+    """Production mode: the deployment runs on a server database (DATABASE_URL), not SQLite."""
+    return not database_uri.startswith("sqlite")
+
+
 def _database_url(instance: Path) -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
@@ -69,7 +74,9 @@ class Config:
         self.REDIS_URL = _env("REDIS_URL", "")
         self.REDIS_NAMESPACE = _env("REDIS_NAMESPACE", "sb")
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 64 * 1024)
-        self.TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
+        production = bool(os.environ.get("DATABASE_URL"))
+        # Heroku (which sets DYNO) puts one router in front of every dyno.
+        self.TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 1 if os.environ.get("DYNO") else 0)
         self.PASSWORD_HASH_METHOD = _env("PASSWORD_HASH_METHOD", "scrypt")
         self.ACTION_CATALOG = json.loads(_env("ACTION_CATALOG", json.dumps(DEFAULT_CATALOG)))
         self.ACTION_TOKEN_TTL = _int("ACTION_TOKEN_TTL", 60)
@@ -102,7 +109,9 @@ class Config:
         self.FRAUD_ACCOUNTS_PER_IP = _int("FRAUD_ACCOUNTS_PER_IP", 5)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "0") == "1"
+        # Secure by default in production; SESSION_COOKIE_SECURE=0 opts out for a plain-HTTP trial.
+        self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "1" if production else "0") == "1"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.LOG_JSON = _env("LOG_JSON", "1") == "1"
@@ -113,7 +122,7 @@ class Config:
     @property
     def production(self) -> bool:
         """True when the deployment runs on PostgreSQL."""
-        return not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite")
+        return is_production(self.SQLALCHEMY_DATABASE_URI)
 
 
 class TestConfig(Config):
