@@ -36,6 +36,7 @@ def create_app(config: Any | None = None) -> Flask:
     from app.api.errors import register_error_handlers
     from app.api.fast import FastPaths
     from app.api.oauth import bp as oauth_bp
+    from app.auth.providers import init_providers
     from app.auth.server import create_server
     from app.auth.session import init_sessions
     from app.cli import register_cli
@@ -43,6 +44,7 @@ def create_app(config: Any | None = None) -> Flask:
     from app.observability import init_observability
     from app.services import build_services
     from app.web.admin import bp as admin_bp
+    from app.web.external import bp as external_bp
     from app.web.fragments import board_renderer, score_renderer
     from app.web.fragments import bp as fragments_bp
     from app.web.pages import bp as pages_bp
@@ -58,8 +60,10 @@ def create_app(config: Any | None = None) -> Flask:
     app.register_blueprint(live_bp)
     app.register_blueprint(fragments_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(external_bp)
     app.register_blueprint(admin_bp)
     init_sessions(app)
+    init_providers(app)
     services.hub.render_board = board_renderer(app)
     services.hub.render_score = score_renderer(app)
     register_error_handlers(app)

@@ -114,6 +114,24 @@ class Config:
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True
+        # Login providers (SPEC §9); a provider's button shows when its client id is set.
+        self.GITHUB_CLIENT_ID = _env("GITHUB_CLIENT_ID", "")
+        self.GITHUB_CLIENT_SECRET = _env("GITHUB_CLIENT_SECRET", "")
+        # GitHub's endpoints, overridable for GitHub Enterprise Server or a local stand-in in tests.
+        self.GITHUB_AUTHORIZE_URL = _env("GITHUB_AUTHORIZE_URL", "https://github.com/login/oauth/authorize")
+        self.GITHUB_TOKEN_URL = _env("GITHUB_TOKEN_URL", "https://github.com/login/oauth/access_token")
+        self.GITHUB_API_BASE = _env("GITHUB_API_BASE", "https://api.github.com")
+        self.GOOGLE_CLIENT_ID = _env("GOOGLE_CLIENT_ID", "")
+        self.GOOGLE_CLIENT_SECRET = _env("GOOGLE_CLIENT_SECRET", "")
+        self.GOOGLE_DISCOVERY_URL = _env(
+            "GOOGLE_DISCOVERY_URL", "https://accounts.google.com/.well-known/openid-configuration"
+        )
+        self.OIDC_NAME = _env("OIDC_NAME", "")
+        self.OIDC_DISCOVERY_URL = _env("OIDC_DISCOVERY_URL", "")
+        self.OIDC_CLIENT_ID = _env("OIDC_CLIENT_ID", "")
+        self.OIDC_CLIENT_SECRET = _env("OIDC_CLIENT_SECRET", "")
+        self.OAUTH_PROVIDER_TIMEOUT = float(_env("OAUTH_PROVIDER_TIMEOUT", "10"))
+        self.OAUTH_CLOCK_LEEWAY = _int("OAUTH_CLOCK_LEEWAY", 60)
         self.LOG_JSON = _env("LOG_JSON", "1") == "1"
         self.TESTING = False
         for key, value in overrides.items():
