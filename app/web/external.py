@@ -45,13 +45,11 @@ def _failed(p: Provider, err: ProviderError) -> Any:
     return _back()
 
 
-@bp.post("/login/<name>/start")
+@bp.get("/login/<name>/start")
 def start(name: str) -> Any:
-    """Send the browser to the provider (a form button, so it carries our CSRF token)."""
+    """Send the browser to the provider. A link, not a form: CSP `form-action 'self'` would stop a
+    form's redirect to another origin; the state in this session is what protects the callback."""
     p = _configured(name)
-    if not EmptyForm().validate_on_submit():
-        flash("The page had expired; please press the button again.", "error")
-        return _back()
     try:
         return redirect_to(name, url_for("login.callback", name=name, _external=True))
     except ProviderError as err:
