@@ -108,7 +108,7 @@ class GitHubStandIn:
                 or grant[1] != form.get("redirect_uri")
                 or not _pkce_ok(grant[2], form.get("code_verifier"))
             ):
-                return jsonify(error="bad_verification_code", error_description="The code passed is incorrect or expired.", error_uri=DOCS)  # fmt: skip
+                return _error("bad_verification_code", "The code passed is incorrect or expired.")
             token = "gho_" + secrets.token_hex(18)
             self.tokens[token] = grant[0]
             assert "application/json" in request.headers.get("Accept", "")
