@@ -35,7 +35,8 @@ def mode() -> str:
 
 @pytest.fixture(scope="module")
 def op(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
-    provider = OidcProvider([CALLBACK], tmp_path_factory.mktemp("oidc") / "provider.log").start()
+    callbacks = [CALLBACK, f"{APP}/login/google/callback"]
+    provider = OidcProvider(callbacks, tmp_path_factory.mktemp("oidc") / "provider.log").start()
     yield provider
     provider.stop()
 
@@ -394,3 +395,16 @@ def test_an_identity_of_another_player_cannot_be_connected(oidc_app: Flask) -> N
     r = finish(browser, at_provider(requests.Session(), start(browser, "/account"), "sam", APP))
     assert "already connected to another player" in flashed(browser, r)
     assert query(oidc_app, "SELECT count(*) FROM oauth_accounts WHERE user_id = :u", u=tess.id) == [(0,)]
+
+
+def test_google_is_the_same_openid_flow_from_its_discovery_document(make_app: Any, op: OidcProvider) -> None:
+    """GOOGLE_DISCOVERY_URL points at the local provider here (Google is not reachable)."""
+    google = {"GOOGLE_CLIENT_ID": "scoreboard", "GOOGLE_CLIENT_SECRET": "scoreboard-secret"}
+    app = make_app(**GENEROUS, **google, GOOGLE_DISCOVERY_URL=op.discovery_url)
+    browser = app.test_client()
+    assert "Sign in with Google" in browser.get("/login").get_data(as_text=True)
+    r = browser.get("/login/google/start")
+    back = at_provider(requests.Session(), r.headers["Location"], "yuki", APP)
+    assert back.startswith(f"{APP}/login/google/callback?")
+    assert "Welcome, Player yuki!" in flashed(browser, finish(browser, back))
+    assert query(app, "SELECT provider, subject FROM oauth_accounts") == [("google", "yuki")]
