@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask
@@ -9,12 +10,25 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
 from app.extensions import csrf, db, login_manager, migrate, sock
+from app.web.security import with_hsts
+
+
+class ScoreboardApp(Flask):
+    """Flask, with HSTS on every response in production mode: added here, outside every WSGI layer
+    (the fast paths answer before Flask's hooks), and the layers stay as they are."""
+
+    hsts_always = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self.hsts_always:
+            start_response = with_hsts(start_response)
+        return self.wsgi_app(environ, start_response)
 
 
 def create_app(config: Any | None = None) -> Flask:
     """Build the app for one configuration (the environment's by default)."""
     config = config or Config()
-    app = Flask(
+    app = ScoreboardApp(
         __name__,
         instance_path=config.INSTANCE_PATH,
         template_folder="../templates",
@@ -48,7 +62,7 @@ def create_app(config: Any | None = None) -> Flask:
     from app.web.fragments import board_renderer, score_renderer
     from app.web.fragments import bp as fragments_bp
     from app.web.pages import bp as pages_bp
-    from app.web.security import AlwaysHSTS, init_security
+    from app.web.security import init_security
 
     with app.app_context():
         app.extensions["scoreboard"] = services = build_services(config, db.engine)
@@ -72,8 +86,7 @@ def create_app(config: Any | None = None) -> Flask:
     register_cli(app)
     fast = FastPaths(app.wsgi_app, services, app.config.get("MAX_CONTENT_LENGTH"))
     app.wsgi_app = fast  # type: ignore[method-assign]
-    if config.production:
-        app.wsgi_app = AlwaysHSTS(app.wsgi_app)  # type: ignore[method-assign]
+    app.hsts_always = config.production
     if config.TRUSTED_PROXY_COUNT:  # outermost: everything behind it sees the client's address
         n = config.TRUSTED_PROXY_COUNT
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

@@ -58,7 +58,7 @@ def _username_taken(session: Session, name: str) -> bool:
 
 def _usable_email(session: Session, email: str | None) -> str | None:
     """A verified email we may store: well formed and no other player's (never a reason to link)."""
-    if not email or len(email) > 254 or not EMAIL_RE.match(email):
+    if not email or len(email) > 254 or not EMAIL_RE.match(email) or not email.isprintable():
         return None
     taken = session.execute(select(User.id).where(User.email == email.lower())).first()
     return None if taken else email.lower()

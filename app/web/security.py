@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, request
@@ -31,23 +31,16 @@ def security_headers(frame_ancestors: str | None, secure: bool) -> list[tuple[st
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 
-class AlwaysHSTS:
-    """WSGI middleware: HSTS on every response (production mode), whichever layer answered it.
+def with_hsts(start_response: Callable[..., Any]) -> Callable[..., Any]:
+    """A WSGI `start_response` that adds HSTS to a response that lacks it (production mode: every
+    response, whichever layer answered it; browsers ignore the header over plain HTTP)."""
 
-    Browsers ignore the header over plain HTTP, so this costs nothing there; behind a TLS-ending
-    router it holds even when the proxy hops are not trusted and the app cannot see the scheme.
-    """
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        if not any(name.lower() == "strict-transport-security" for name, _ in headers):
+            headers.append(HSTS)
+        return start_response(status, headers, exc_info)
 
-    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]):
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if not any(name.lower() == "strict-transport-security" for name, _ in headers):
-                headers.append(HSTS)
-            return start_response(status, headers, exc_info)
-
-        return self.wsgi_app(environ, start)
+    return start
 
 
 def init_security(app: Flask) -> None:
