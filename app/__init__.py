@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask
@@ -9,12 +10,25 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
 from app.extensions import csrf, db, login_manager, migrate, sock
+from app.web.security import with_hsts
+
+
+class ScoreboardApp(Flask):
+    """Flask, with HSTS on every response in production mode: added here, outside every WSGI layer
+    (the fast paths answer before Flask's hooks), and the layers stay as they are."""
+
+    hsts_always = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self.hsts_always:
+            start_response = with_hsts(start_response)
+        return self.wsgi_app(environ, start_response)
 
 
 def create_app(config: Any | None = None) -> Flask:
     """Build the app for one configuration (the environment's by default)."""
     config = config or Config()
-    app = Flask(
+    app = ScoreboardApp(
         __name__,
         instance_path=config.INSTANCE_PATH,
         template_folder="../templates",
@@ -36,6 +50,7 @@ def create_app(config: Any | None = None) -> Flask:
     from app.api.errors import register_error_handlers
     from app.api.fast import FastPaths
     from app.api.oauth import bp as oauth_bp
+    from app.auth.providers import init_providers
     from app.auth.server import create_server
     from app.auth.session import init_sessions
     from app.cli import register_cli
@@ -43,6 +58,7 @@ def create_app(config: Any | None = None) -> Flask:
     from app.observability import init_observability
     from app.services import build_services
     from app.web.admin import bp as admin_bp
+    from app.web.external import bp as external_bp
     from app.web.fragments import board_renderer, score_renderer
     from app.web.fragments import bp as fragments_bp
     from app.web.pages import bp as pages_bp
@@ -58,8 +74,10 @@ def create_app(config: Any | None = None) -> Flask:
     app.register_blueprint(live_bp)
     app.register_blueprint(fragments_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(external_bp)
     app.register_blueprint(admin_bp)
     init_sessions(app)
+    init_providers(app)
     services.hub.render_board = board_renderer(app)
     services.hub.render_score = score_renderer(app)
     register_error_handlers(app)
@@ -68,6 +86,7 @@ def create_app(config: Any | None = None) -> Flask:
     register_cli(app)
     fast = FastPaths(app.wsgi_app, services, app.config.get("MAX_CONTENT_LENGTH"))
     app.wsgi_app = fast  # type: ignore[method-assign]
+    app.hsts_always = config.production
     if config.TRUSTED_PROXY_COUNT:  # outermost: everything behind it sees the client's address
         n = config.TRUSTED_PROXY_COUNT
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

@@ -23,6 +23,11 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def is_production(database_uri: str) -> bool:
+    """Production mode: the deployment runs on a server database (DATABASE_URL), not SQLite."""
+    return not database_uri.startswith("sqlite")
+
+
 def _database_url(instance: Path) -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
@@ -69,7 +74,9 @@ class Config:
         self.REDIS_URL = _env("REDIS_URL", "")
         self.REDIS_NAMESPACE = _env("REDIS_NAMESPACE", "sb")
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 64 * 1024)
-        self.TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
+        production = bool(os.environ.get("DATABASE_URL"))
+        # Heroku (which sets DYNO) puts one router in front of every dyno.
+        self.TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 1 if os.environ.get("DYNO") else 0)
         self.PASSWORD_HASH_METHOD = _env("PASSWORD_HASH_METHOD", "scrypt")
         self.ACTION_CATALOG = json.loads(_env("ACTION_CATALOG", json.dumps(DEFAULT_CATALOG)))
         self.ACTION_TOKEN_TTL = _int("ACTION_TOKEN_TTL", 60)
@@ -102,9 +109,29 @@ class Config:
         self.FRAUD_ACCOUNTS_PER_IP = _int("FRAUD_ACCOUNTS_PER_IP", 5)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "0") == "1"
+        # Secure by default in production; SESSION_COOKIE_SECURE=0 opts out for a plain-HTTP trial.
+        self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "1" if production else "0") == "1"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True
+        # Login providers (SPEC §9); a provider's button shows when its client id is set.
+        self.GITHUB_CLIENT_ID = _env("GITHUB_CLIENT_ID", "")
+        self.GITHUB_CLIENT_SECRET = _env("GITHUB_CLIENT_SECRET", "")
+        # GitHub's endpoints, overridable for GitHub Enterprise Server or a local stand-in in tests.
+        self.GITHUB_AUTHORIZE_URL = _env("GITHUB_AUTHORIZE_URL", "https://github.com/login/oauth/authorize")
+        self.GITHUB_TOKEN_URL = _env("GITHUB_TOKEN_URL", "https://github.com/login/oauth/access_token")
+        self.GITHUB_API_BASE = _env("GITHUB_API_BASE", "https://api.github.com")
+        self.GOOGLE_CLIENT_ID = _env("GOOGLE_CLIENT_ID", "")
+        self.GOOGLE_CLIENT_SECRET = _env("GOOGLE_CLIENT_SECRET", "")
+        self.GOOGLE_DISCOVERY_URL = _env(
+            "GOOGLE_DISCOVERY_URL", "https://accounts.google.com/.well-known/openid-configuration"
+        )
+        self.OIDC_NAME = _env("OIDC_NAME", "")
+        self.OIDC_DISCOVERY_URL = _env("OIDC_DISCOVERY_URL", "")
+        self.OIDC_CLIENT_ID = _env("OIDC_CLIENT_ID", "")
+        self.OIDC_CLIENT_SECRET = _env("OIDC_CLIENT_SECRET", "")
+        self.OAUTH_PROVIDER_TIMEOUT = float(_env("OAUTH_PROVIDER_TIMEOUT", "10"))
+        self.OAUTH_CLOCK_LEEWAY = _int("OAUTH_CLOCK_LEEWAY", 60)
         self.LOG_JSON = _env("LOG_JSON", "1") == "1"
         self.TESTING = False
         for key, value in overrides.items():
@@ -113,7 +140,7 @@ class Config:
     @property
     def production(self) -> bool:
         """True when the deployment runs on PostgreSQL."""
-        return not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite")
+        return is_production(self.SQLALCHEMY_DATABASE_URI)
 
 
 class TestConfig(Config):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# The challenge on a 401 from the OAuth token and revocation endpoints (RFC 6749 §5.2).
+OAUTH_CHALLENGE = 'Basic realm="oauth", error="invalid_client"'
+
 STATUS = {
     "UNAUTHORIZED": 401,
     "FORBIDDEN": 403,

@@ -75,3 +75,17 @@ def admin_player(app: Any, client: FlaskClient, username: str = "boss") -> Playe
     assert r.status_code == 200 and "admin" in r.get_json()["scope"].split(), r.get_json()
     boss.tokens = r.get_json()
     return boss
+
+
+def oauth_error(response: Any, status: int, error: str) -> dict[str, Any]:
+    """An RFC 6749 §5.2 error body with this status and error code; returns the body."""
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["error"] == error, body
+    assert set(body) <= {"error", "error_description", "error_uri"}
+    assert isinstance(body.get("error_description", ""), str)
+    assert response.headers.get("Cache-Control") == "no-store"
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    return body

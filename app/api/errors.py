@@ -9,7 +9,7 @@ from flask import Flask, Response, g, has_request_context, render_template, requ
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app.errors import ScoreboardError
+from app.errors import OAUTH_CHALLENGE, ScoreboardError
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,39 @@ HTTP_CODES = {
 }
 
 
+# The OAuth protocol endpoints answer every error in RFC 6749 §5.2 / RFC 7009 shape (SPEC §6).
+PROTOCOL_PATHS = frozenset({"/oauth/token", "/oauth/revoke"})
+PROTOCOL_ERRORS = {
+    "UNAUTHORIZED": "invalid_client",
+    "TOKEN_INVALID": "invalid_grant",
+    "TOKEN_EXPIRED": "invalid_grant",
+    "FORBIDDEN": "unauthorized_client",
+    "INTERNAL": "server_error",
+    "SERVICE_UNAVAILABLE": "temporarily_unavailable",
+}
+
+
+def protocol_error_response(err: ScoreboardError) -> Response:
+    """The RFC 6749 §5.2 body for a refusal: `{"error", "error_description"}`, never cached."""
+    if has_request_context():
+        g.error_code = err.code
+    error = PROTOCOL_ERRORS.get(err.code, "invalid_request")
+    body = {"error": error, "error_description": err.message}
+    response = Response(orjson.dumps(body), status=err.status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    if error == "invalid_client":
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = OAUTH_CHALLENGE
+    if err.retry_after is not None:
+        response.headers["Retry-After"] = str(err.retry_after)
+    return response
+
+
 def error_response(err: ScoreboardError) -> Response:
     """The JSON response for a refusal, with Retry-After when there is a wait."""
+    if has_request_context() and request.path in PROTOCOL_PATHS:
+        return protocol_error_response(err)
     if has_request_context():
         g.error_code = err.code
     response = Response(orjson.dumps(err.to_dict()), status=err.status, mimetype="application/json")

@@ -7,11 +7,13 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from app.api.context import json_response, principal
 from app.auth.server import SCOPES, request_issuer
 from app.errors import ScoreboardError
 from app.extensions import db
+from app.models.oauth import OAuthClient
 from app.models.users import User
 from app.services import services
 from app.web.forms import EmptyForm
@@ -24,7 +26,8 @@ def _server():  # type: ignore[no-untyped-def]
 
 
 def _single_parameters() -> None:
-    """:raise ScoreboardError INVALID_REQUEST: a parameter is repeated (RFC 6749 §3.2)."""
+    """:raise ScoreboardError INVALID_REQUEST: a parameter is repeated (RFC 6749 §3.2); the error
+    handler answers it as `invalid_request` on these endpoints."""
     for name, values in request.form.lists():
         if len(values) > 1:
             raise ScoreboardError("INVALID_REQUEST", f"{name}: must not be sent more than once")
@@ -89,6 +92,30 @@ SCOPE_TEXT = {
 }
 
 
+def _error_redirect_uri() -> str | None:
+    """Where an authorization error may go (RFC 6749 §4.1.2.1): the redirect URI of a known client,
+    as registered; None when the client or the URI is not valid (the error is shown here instead)."""
+    client_ids, uris = request.args.getlist("client_id"), request.args.getlist("redirect_uri")
+    if len(client_ids) != 1 or len(uris) > 1 or len(client_ids[0]) > 48:
+        return None
+    client = db.session.execute(select(OAuthClient).filter_by(client_id=client_ids[0])).scalar_one_or_none()
+    if client is None:
+        return None
+    if uris:
+        return uris[0] if client.check_redirect_uri(uris[0]) else None
+    return client.get_default_redirect_uri()
+
+
+def _authorization_error(server: Any, err: OAuth2Error) -> Any:
+    """The error on the client's redirect URI when it is safe to go there, else an error page."""
+    err.redirect_uri = err.redirect_uri or _error_redirect_uri()
+    if err.redirect_uri:
+        err.state = request.args.get("state")
+        return server.handle_error_response(request, err)
+    message = err.description or err.error
+    return render_template("error.html", title="This sign-in link is not valid", message=message), 400
+
+
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 @login_required
 def authorize() -> Any:
@@ -96,12 +123,8 @@ def authorize() -> Any:
     server = _server()
     try:
         grant = server.get_consent_grant(end_user=current_user)
-    except OAuth2Error as err:  # a bad client or redirect URI: never redirect to it
-        message = err.description or err.error
-        return render_template("error.html", title="This sign-in link is not valid", message=message), 400
-    if not grant.request.payload.data.get("code_challenge"):
-        message = "This client must use PKCE (code_challenge with code_challenge_method=S256)."
-        return render_template("error.html", title="This sign-in link is not valid", message=message), 400
+    except OAuth2Error as err:
+        return _authorization_error(server, err)
     if request.method == "GET":
         scopes = str(grant.request.payload.scope or "").split()
         return render_template(

@@ -13,6 +13,7 @@ from flask import Response
 
 from app.api import bp
 from app.api.context import json_response
+from app.api.errors import PROTOCOL_PATHS
 from app.api.schemas import (
     ActionTokenIn,
     AdjustIn,
@@ -86,6 +87,22 @@ SCHEMAS: dict[str, S] = {
         ("success", "error"),
         success={"const": False},
         error=_obj(("code", "message"), code=STR, message=STR, retry_after=INT),
+    ),
+    "OAuthError": _obj(
+        ("error",),
+        error={
+            "enum": [
+                "invalid_request",
+                "invalid_client",
+                "invalid_grant",
+                "unauthorized_client",
+                "unsupported_grant_type",
+                "invalid_scope",
+                "server_error",
+                "temporarily_unavailable",
+            ]
+        },
+        error_description=STR,
     ),
     "TokenResponse": _shape(
         "access_token expires_in refresh_token scope",
@@ -497,14 +514,20 @@ def document() -> S:
         schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
     paths: dict[str, S] = {}
     for method, path, *rest in OPERATIONS:
-        paths.setdefault(path, {})[method] = _operation(*rest)
+        op = paths.setdefault(path, {})[method] = _operation(*rest)
+        if path in PROTOCOL_PATHS:  # RFC 6749 §5.2 / RFC 7009 bodies; 401 with WWW-Authenticate
+            op["responses"]["4XX"] = {
+                "description": "Refused (RFC 6749 §5.2 error; 401 with WWW-Authenticate for invalid_client)",
+                "content": {"application/json": {"schema": _ref("OAuthError")}},
+            }
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Live Scoreboard API",
             "version": "1",
             "description": "Errors: {success: false, error: {code, message, retry_after?}} with a "
-            "Retry-After header where there is a wait. Bodies over MAX_CONTENT_LENGTH get 413.",
+            "Retry-After header where there is a wait. Bodies over MAX_CONTENT_LENGTH get 413. "
+            "/oauth/token and /oauth/revoke answer errors as their RFCs say: {error, error_description}.",
         },
         "paths": paths,
         "components": {

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidGrantError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Response, has_request_context, request
@@ -19,19 +19,13 @@ from sqlalchemy.exc import IntegrityError
 
 from app.auth.keys import AccessTokens
 from app.auth.principal import SCOPE_ADMIN, SCOPE_READ, SCOPE_SCORE
-from app.errors import STATUS
+from app.errors import OAUTH_CHALLENGE
 from app.extensions import db
 from app.models.oauth import OAuthAuthorizationCode, OAuthClient, OAuthToken
 from app.models.users import User
 
 WEB_CLIENT_ID = "scoreboard-web"
 SCOPES = [SCOPE_READ, SCOPE_SCORE, SCOPE_ADMIN]
-OAUTH_ERRORS = {
-    "invalid_client": "UNAUTHORIZED",
-    "invalid_grant": "TOKEN_INVALID",
-    "unauthorized_client": "FORBIDDEN",
-    "access_denied": "FORBIDDEN",
-}
 
 
 def _hash(token: str) -> str:
@@ -229,10 +223,29 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         return db.session.get(User, authorization_code.user_id)
 
 
+class S256Challenge(CodeChallenge):
+    """PKCE required on every authorization request, with S256 only (no `plain`)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("This client must use PKCE: send code_challenge (S256).")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
 class Revocation(RevocationEndpoint):
     """RFC 7009: revoking either token of a pair revokes its whole family."""
 
     CLIENT_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
+
+    def check_params(self, request: Any, client: OAuthClient) -> None:
+        """`token` is required; an unknown `token_type_hint` is ignored (RFC 7009 §2.1)."""
+        if not request.form.get("token"):
+            raise InvalidRequestError("Missing 'token' parameter.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
         row = db.session.execute(
@@ -251,19 +264,16 @@ class Revocation(RevocationEndpoint):
 
 
 class ScoreboardAuthServer(AuthorizationServer):
-    """Authlib's server, answering errors in the SPEC §6 shape."""
+    """Authlib's server; its errors keep the RFC 6749 §5.2 shape that OAuth clients parse."""
 
     token_issuer: TokenIssuer
 
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
-        if isinstance(payload, dict) and isinstance(payload.get("error"), str):
-            oauth_error = payload["error"]
-            code = OAUTH_ERRORS.get(oauth_error, "INVALID_REQUEST")
-            status_code = STATUS[code]  # the SPEC's status for the code, whatever Authlib chose
-            payload = {
-                "success": False,
-                "error": {"code": code, "message": payload.get("error_description") or oauth_error},
-            }
+        headers = list(headers or [])
+        if isinstance(payload, dict) and payload.get("error") == "invalid_client":
+            status_code = 401  # SPEC §6: 401 with a challenge, whichever way the client authenticated
+            if not any(name.lower() == "www-authenticate" for name, _ in headers):
+                headers.append(("WWW-Authenticate", OAUTH_CHALLENGE))
         if isinstance(payload, dict):
             payload = orjson.dumps(payload)
         return Response(payload, status=status_code, headers=headers)
@@ -283,8 +293,9 @@ def create_server(app: Any, issuer: TokenIssuer) -> ScoreboardAuthServer:
     server = ScoreboardAuthServer()
     server.token_issuer = issuer
     server.init_app(app, query_client=query_client, save_token=save_token)
+    server.scopes_supported = SCOPES  # an unknown scope is invalid_scope, not silently dropped
     server.register_token_generator("default", issuer)
     server.register_grant(RotatingRefreshGrant)
-    server.register_grant(CodeGrant, [CodeChallenge(required=True)])
+    server.register_grant(CodeGrant, [S256Challenge(required=True)])
     server.register_endpoint(Revocation)
     return server

@@ -17,6 +17,7 @@ from app.auth.session import sign_in, sign_out
 from app.errors import ScoreboardError
 from app.extensions import db
 from app.services import services
+from app.web.external import connections
 from app.web.forms import AccountForm, DeleteForm, EmptyForm, LoginForm, RegisterForm
 
 bp = Blueprint("web", __name__)
@@ -136,7 +137,13 @@ def account() -> Any:
         flash("Saved.")
         return redirect(url_for("web.account"))
     return render_template(
-        "account/index.html", form=form, delete_form=DeleteForm(), me=_standing()
+        "account/index.html",
+        form=form,
+        delete_form=DeleteForm(),
+        me=_standing(),
+        connections=connections(),
+        has_password=bool(current_user.password_hash),
+        connect_form=EmptyForm(),
     ), 400 if form.errors else 200
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Flask, Response, request
 
 CSP = (
@@ -21,8 +24,23 @@ def security_headers(frame_ancestors: str | None, secure: bool) -> list[tuple[st
         ("Referrer-Policy", "strict-origin-when-cross-origin"),
     ]
     if secure:
-        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+        headers.append(HSTS)
     return headers
+
+
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def with_hsts(start_response: Callable[..., Any]) -> Callable[..., Any]:
+    """A WSGI `start_response` that adds HSTS to a response that lacks it (production mode: every
+    response, whichever layer answered it; browsers ignore the header over plain HTTP)."""
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        if not any(name.lower() == "strict-transport-security" for name, _ in headers):
+            headers.append(HSTS)
+        return start_response(status, headers, exc_info)
+
+    return start
 
 
 def init_security(app: Flask) -> None:

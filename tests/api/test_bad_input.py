@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.services import services
-from tests.helpers import Player, admin_player, error_code
+from tests.helpers import Player, admin_player, error_code, oauth_error
 
 REGISTER, LOGIN = "/api/v1/auth/register", "/api/v1/auth/login"
 ACTIONS, SCORES, ME = "/api/v1/actions/token", "/api/v1/scores", "/api/v1/me"
@@ -94,7 +94,7 @@ def form(
     data: dict[str, str] | bytes | str,
     id: str,
     status: int = 400,
-    code: str = "INVALID_REQUEST",
+    code: str = "invalid_request",
     content_type: str | None = "application/x-www-form-urlencoded",
 ) -> Bad:
     return Bad(path, data, content_type, status, code, "POST", id)
@@ -236,58 +236,118 @@ def _field_cases() -> list[Bad]:
 
 
 def _oauth_cases() -> list[Bad]:
+    """The token and revocation endpoints answer in RFC 6749 §5.2 / RFC 7009 shape: `code` is the
+    RFC's error here."""
     tok, rev = FORM_VALID[TOKEN], FORM_VALID[REVOKE]
+    huge = "x" * 60_000
     return [
-        form(TOKEN, {}, "empty form"),
+        form(TOKEN, {}, "empty form", code="unsupported_grant_type"),
         form(
             TOKEN,
             {**tok, "grant_type": "password", "username": "ann", "password": "password123"},
             "password grant",
+            code="unsupported_grant_type",
         ),
-        form(TOKEN, {**tok, "grant_type": "client_credentials"}, "client_credentials grant"),
-        form(TOKEN, {**tok, "grant_type": "nonsense"}, "unknown grant"),
-        form(TOKEN, {k: v for k, v in tok.items() if k != "grant_type"}, "missing grant_type"),
+        form(
+            TOKEN,
+            {**tok, "grant_type": "client_credentials"},
+            "client_credentials grant",
+            code="unsupported_grant_type",
+        ),
+        form(TOKEN, {**tok, "grant_type": "nonsense"}, "unknown grant", code="unsupported_grant_type"),
+        form(TOKEN, {**tok, "grant_type": huge}, "huge grant_type", code="unsupported_grant_type"),
+        form(
+            TOKEN,
+            {k: v for k, v in tok.items() if k != "grant_type"},
+            "missing grant_type",
+            code="unsupported_grant_type",
+        ),
         form(TOKEN, {k: v for k, v in tok.items() if k != "refresh_token"}, "missing refresh_token"),
-        form(TOKEN, {**tok, "refresh_token": "garbage"}, "garbage refresh_token", code="TOKEN_INVALID"),
-        form(TOKEN, {**tok, "scope": "read:leaderboard update:score admin"}, "wider scope"),
+        form(TOKEN, {**tok, "refresh_token": "garbage"}, "garbage refresh_token", code="invalid_grant"),
+        form(TOKEN, {**tok, "refresh_token": huge}, "huge refresh_token", code="invalid_grant"),
+        form(
+            TOKEN,
+            {**tok, "scope": "read:leaderboard update:score admin"},
+            "wider scope",
+            code="invalid_scope",
+        ),
+        form(TOKEN, {**tok, "scope": "root"}, "unknown scope", code="invalid_scope"),
         form(
             TOKEN,
             {k: v for k, v in tok.items() if k != "client_id"},
             "missing client_id",
             401,
-            "UNAUTHORIZED",
+            "invalid_client",
         ),
-        form(TOKEN, {**tok, "client_id": "no-such-client"}, "unknown client", 401, "UNAUTHORIZED"),
+        form(TOKEN, {**tok, "client_id": "no-such-client"}, "unknown client", 401, "invalid_client"),
+        form(TOKEN, {**tok, "client_id": huge}, "huge client_id", 401, "invalid_client"),
+        form(
+            TOKEN,
+            {**tok, "client_secret": "not-the-secret"},
+            "a secret for the public client",
+            401,
+            "invalid_client",
+        ),
+        form(
+            TOKEN,
+            {"grant_type": "authorization_code", "code": "nope", "client_id": "scoreboard-web"},
+            "authorization_code for the web client",
+            code="unauthorized_client",
+        ),
         form(
             TOKEN,
             "grant_type=refresh_token&grant_type=authorization_code&refresh_token=REFRESH"
             "&client_id=scoreboard-web",
             "repeated grant_type",
         ),
-        form(TOKEN, json.dumps(tok), "JSON instead of a form", content_type="application/json"),
+        form(
+            TOKEN,
+            "grant_type=refresh_token&refresh_token=REFRESH&refresh_token=REFRESH&client_id=scoreboard-web",
+            "repeated refresh_token",
+        ),
+        form(
+            TOKEN,
+            "grant_type=refresh_token&refresh_token=REFRESH&client_id=scoreboard-web&client_id=scoreboard-web",
+            "repeated client_id",
+        ),
+        form(
+            TOKEN,
+            json.dumps(tok),
+            "JSON instead of a form",
+            content_type="application/json",
+            code="unsupported_grant_type",
+        ),
         form(
             TOKEN,
             "grant_type=refresh_token&refresh_token=REFRESH&client_id=scoreboard-web&pad=" + "x" * OVERSIZE,
             "over 64 KiB",
             413,
         ),
-        form(REVOKE, {}, "empty form", 401, "UNAUTHORIZED"),
+        form(REVOKE, {}, "empty form", 401, "invalid_client"),
         form(REVOKE, {k: v for k, v in rev.items() if k != "token"}, "missing token"),
+        form(REVOKE, {**rev, "token": huge}, "huge token", 200, ""),  # RFC 7009 §2.2: unknown is fine
         form(
             REVOKE,
             {k: v for k, v in rev.items() if k != "client_id"},
             "missing client_id",
             401,
-            "UNAUTHORIZED",
+            "invalid_client",
         ),
-        form(REVOKE, {**rev, "client_id": "no-such-client"}, "unknown client", 401, "UNAUTHORIZED"),
-        form(REVOKE, {**rev, "token_type_hint": "id_token"}, "unsupported token_type_hint"),
+        form(REVOKE, {**rev, "client_id": "no-such-client"}, "unknown client", 401, "invalid_client"),
+        form(
+            REVOKE,
+            {**rev, "token": "not-ours", "token_type_hint": "id_token"},
+            "unknown token_type_hint (ignored, RFC 7009 §2.1)",
+            200,
+            "",
+        ),
+        form(REVOKE, "token=REFRESH&token=REFRESH&client_id=scoreboard-web", "repeated token"),
         form(
             REVOKE,
             json.dumps(rev),
             "JSON instead of a form",
             401,
-            "UNAUTHORIZED",
+            "invalid_client",
             content_type="application/json",
         ),
         form(REVOKE, "token=REFRESH&client_id=scoreboard-web&pad=" + "x" * OVERSIZE, "over 64 KiB", 413),
@@ -372,7 +432,12 @@ def test_bad_input_is_refused_and_writes_nothing(
     audited = case.path != SCORES  # refused score submissions are audited by design (SPEC §5)
     before = state(app, audited)
     response = _send(client, case, ann, boss)
-    assert_error(response, case.status, case.code)
+    if case.path in (TOKEN, REVOKE) and case.status == 200:
+        assert response.status_code == 200, response.get_data(as_text=True)
+    elif case.path in (TOKEN, REVOKE):
+        oauth_error(response, case.status, case.code)
+    else:
+        assert_error(response, case.status, case.code)
     assert state(app, audited) == before
     # The caller's account still works as before.
     assert client.post(LOGIN, json={"username": "ann", "password": ann.password}).status_code == 200
@@ -450,7 +515,14 @@ def test_unknown_routes_are_not_found(client: FlaskClient, method: str, path: st
         ("PUT", REGISTER, "POST"),
         ("PUT", ME, "PATCH"),
         ("GET", TOKEN, "POST"),
+        ("PUT", TOKEN, "POST"),
+        ("DELETE", TOKEN, "POST"),
         ("GET", REVOKE, "POST"),
+        ("PATCH", REVOKE, "POST"),
+        ("POST", "/oauth/userinfo", "GET"),
+        ("POST", "/.well-known/jwks.json", "GET"),
+        ("POST", "/.well-known/oauth-authorization-server", "GET"),
+        ("DELETE", "/oauth/authorize", "GET"),
         ("POST", "/api/v1/leaderboard", "GET"),
     ],
 )
@@ -458,5 +530,8 @@ def test_wrong_method_is_405_in_the_error_shape(
     client: FlaskClient, method: str, path: str, allowed: str
 ) -> None:
     response = client.open(path, method=method, json={})
-    assert_error(response, 405, "INVALID_REQUEST")
+    if path in (TOKEN, REVOKE):
+        oauth_error(response, 405, "invalid_request")
+    else:
+        assert_error(response, 405, "INVALID_REQUEST")
     assert allowed in response.headers.get("Allow", "")

@@ -151,8 +151,10 @@ def production_env(pg_url: str, redis_url: str, namespace: str, **extra: str) ->
         SECRET_KEY="integration-secret-" + "x" * 32,
         PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
         ACTION_CATALOG='{"complete_task": {"points": 10, "cooldown_seconds": 0, "max_per_hour": 0}}',
-        **extra,
+        # The tests speak plain HTTP to 127.0.0.1; test_production_defaults checks the default (on).
+        SESSION_COOKIE_SECURE="0",
     )
+    env.update(extra)
     return env
 
 

@@ -7,10 +7,11 @@ import hashlib
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import Player, error_code
+from tests.helpers import Player, oauth_error
 from tests.web.test_admin_page import csrf, sign_in
 
 REDIRECT = "https://bot.example/callback"
@@ -69,7 +70,7 @@ def test_allow_gives_a_code_that_pkce_turns_into_tokens_once(app: Flask, client:
         "code_verifier": VERIFIER,
     }
     wrong = client.post("/oauth/token", data={**exchange, "code_verifier": "w" * 64})
-    assert wrong.status_code >= 400
+    oauth_error(wrong, 400, "invalid_grant")
     tokens = client.post("/oauth/token", data=exchange)
     assert tokens.status_code == 200, tokens.get_json()
     body = tokens.get_json()
@@ -77,7 +78,7 @@ def test_allow_gives_a_code_that_pkce_turns_into_tokens_once(app: Flask, client:
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200 and me.get_json()["username"] == "ann"
     again = client.post("/oauth/token", data=exchange)  # a code is good once
-    assert again.status_code >= 400 and error_code(again) in ("TOKEN_INVALID", "INVALID_REQUEST")
+    oauth_error(again, 400, "invalid_grant")
 
 
 def test_deny_sends_the_user_back_with_access_denied(app: Flask, client: FlaskClient) -> None:
@@ -99,8 +100,32 @@ def test_bad_requests_never_redirect_to_an_unregistered_place(app: Flask, client
     ):
         page = browser.get(url)
         assert page.status_code == 400 and "This sign-in link is not valid" in page.get_data(as_text=True)
-    no_pkce = browser.get(authorize_url(client_id, code_challenge="", code_challenge_method=""))
-    assert no_pkce.status_code == 400 and "must use PKCE" in no_pkce.get_data(as_text=True)
+        assert "Location" not in page.headers
+
+
+@pytest.mark.parametrize(
+    "extra, error",
+    [
+        ({"code_challenge": "", "code_challenge_method": ""}, "invalid_request"),
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"code_challenge_method": ""}, "invalid_request"),
+        ({"scope": "read:leaderboard root"}, "invalid_scope"),
+        ({"response_type": "token"}, "unsupported_response_type"),
+    ],
+)
+def test_errors_for_a_valid_client_go_back_on_its_redirect(
+    app: Flask, client: FlaskClient, extra: dict[str, str], error: str
+) -> None:
+    """RFC 6749 §4.1.2.1: with a known client and its registered redirect URI, the error goes there."""
+    client_id = register_client(app)
+    _, browser = signed_in(app, client)
+    answer = browser.get(authorize_url(client_id, **extra))
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
+    location = urlsplit(answer.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
+    params = parse_qs(location.query)
+    assert params["error"] == [error] and params["state"] == ["xyz"] and "code" not in params
+    assert params["error_description"][0]
 
 
 def test_signed_out_goes_to_sign_in_and_a_post_needs_the_csrf_token(app: Flask, client: FlaskClient) -> None:
