@@ -39,6 +39,7 @@ def create_app(config: Any | None = None) -> Flask:
     from app.auth.server import create_server
     from app.auth.session import init_sessions
     from app.cli import register_cli
+    from app.edge import Edge
     from app.live.views import bp as live_bp
     from app.observability import init_observability
     from app.services import build_services
@@ -46,7 +47,6 @@ def create_app(config: Any | None = None) -> Flask:
     from app.web.fragments import board_renderer, score_renderer
     from app.web.fragments import bp as fragments_bp
     from app.web.pages import bp as pages_bp
-    from app.web.security import init_security
 
     with app.app_context():
         app.extensions["scoreboard"] = services = build_services(config, db.engine)
@@ -63,11 +63,10 @@ def create_app(config: Any | None = None) -> Flask:
     services.hub.render_board = board_renderer(app)
     services.hub.render_score = score_renderer(app)
     register_error_handlers(app)
-    init_security(app)
     init_observability(app)
     register_cli(app)
-    fast = FastPaths(app.wsgi_app, services, app.config.get("MAX_CONTENT_LENGTH"))
-    app.wsgi_app = fast  # type: ignore[method-assign]
+    fast = FastPaths(services, app.config.get("MAX_CONTENT_LENGTH"))
+    app.wsgi_app = Edge(app, services, fast)  # type: ignore[method-assign]
     if config.TRUSTED_PROXY_COUNT:  # outermost: everything behind it sees the client's address
         n = config.TRUSTED_PROXY_COUNT
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

@@ -29,6 +29,7 @@ from app.scoring.service import Limits, Scorer
 from app.scoring.standings import RedisHealth, Standings
 from app.scoring.tokens import ActionTokenSigner, MemoryTokenStore, RedisTokenStore, derive_key
 from app.scoring.writer import BoardWriter, decode_envelope, start_persisting
+from app.telemetry import SERVED_BY
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,6 @@ class Services:
 
 def build_services(config: Any, engine: Engine) -> Services:
     """Wire the services for one app from its configuration."""
-    from app.observability import SERVED_BY  # it reads services() itself
-
     ns = config.REDIS_NAMESPACE
     client = None
     if config.REDIS_URL:
@@ -149,7 +148,7 @@ def build_services(config: Any, engine: Engine) -> Services:
         policy=Limits.from_config(config),
         writer=writer,
         rules=rules,
-        unban=lambda uid: moderation.unban(None, uid),
+        unban=lambda uid: _discard(moderation.unban(None, uid)),
     )
     access = AccessTokens(engine, secrets_, config.JWT_ISSUER, config.JWT_AUDIENCE, config.ACCESS_TOKEN_TTL)
     issuer = TokenIssuer(access, config.REFRESH_TOKEN_TTL)
@@ -172,6 +171,10 @@ def build_services(config: Any, engine: Engine) -> Services:
         AddressLimit(config.RATELIMIT_API_PER_IP, client, f"{ns}:ip") if config.RATELIMIT_ENABLED else None,
         Presence(client, f"{ns}:live:connections", SERVED_BY, lambda: len(hub.connections)),
     )
+
+
+def _discard(_: object) -> None:
+    """Drop a result the caller has no use for."""
 
 
 def services() -> Services:

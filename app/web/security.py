@@ -1,8 +1,6 @@
-"""Security headers on every response (SPEC §11)."""
+"""Security headers on every response (SPEC §11); the request layer (app/edge.py) adds them."""
 
 from __future__ import annotations
-
-from flask import Flask, Response, request
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -23,16 +21,3 @@ def security_headers(frame_ancestors: str | None, secure: bool) -> list[tuple[st
     if secure:
         headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
     return headers
-
-
-def init_security(app: Flask) -> None:
-    """Security headers on every response; only the widget may be framed."""
-
-    @app.after_request
-    def _headers(response: Response) -> Response:
-        widget = request.endpoint == "web.widget"
-        for name, value in security_headers(
-            app.config["WIDGET_FRAME_ANCESTORS"] if widget else None, request.is_secure
-        ):
-            response.headers.setdefault(name, value)
-        return response
