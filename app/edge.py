@@ -5,7 +5,8 @@ this layer's own per-IP refusal), carries `X-Request-ID` (the caller's when sane
 also in `environ[REQUEST_ID]` for the logs), `X-Served-By` and the security headers (SPEC §11;
 only the widget page may be framed), and is counted in the request metrics, labelled by the Flask
 endpoint or the fast handler's name. Every `/api/v1` request counts toward the per-IP limit
-(SPEC §10). A rule added here reaches every endpoint.
+(SPEC §10). A response that writes its own head on the socket (SSE under gunicorn) gets the same
+through `environ[OWN_HEAD]`. A rule added here reaches every endpoint.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from app.api.errors import error_answer
 from app.api.fast import FastPaths
 from app.errors import ScoreboardError
 from app.services import Services
-from app.telemetry import REQUEST_ID, SERVED_BY, record, request_id
+from app.telemetry import OWN_HEAD, REQUEST_ID, SERVED_BY, record, request_id
 from app.web.security import security_headers
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -93,13 +94,17 @@ class Edge:
         """Let Flask answer; stamp and count its response as it starts."""
         answered = False
 
-        def respond(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        def head(status: str, headers: Headers) -> Headers:
             nonlocal answered
             answered = True
             endpoint = _flask_endpoint(environ)
             record(environ["REQUEST_METHOD"], endpoint, int(status[:3]), started)
-            return start_response(status, self._stamp(environ, rid, headers, endpoint == WIDGET), exc_info)
+            return self._stamp(environ, rid, headers, endpoint == WIDGET)
 
+        def respond(status: str, headers: Headers, exc_info: Any = None) -> Any:
+            return start_response(status, head(status, headers), exc_info)
+
+        environ[OWN_HEAD] = head
         try:
             return self.flask(environ, respond)
         except BaseException as exc:  # counted, then passed on as it came

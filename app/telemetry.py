@@ -20,6 +20,9 @@ SUBMISSIONS = Counter("scoreboard_score_submissions_total", "Score submissions",
 
 SERVED_BY = f"{socket.gethostname()}:{os.getpid()}"  # which process answered (loaded after fork)
 REQUEST_ID = "scoreboard.request_id"  # the environ key the request layer puts the id under
+# The environ key of the layer's `(status, headers) -> headers` for a response that writes its
+# own head on the socket (SSE under gunicorn): what start_response would have added and counted.
+OWN_HEAD = "scoreboard.own_head"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,64}")
 
 _COUNTERS: dict[tuple[str, str, int], Any] = {}  # labelled children, looked up once

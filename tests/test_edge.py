@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 from werkzeug.test import EnvironBuilder
 
 from app.edge import Edge
-from app.telemetry import SERVED_BY
+from app.telemetry import OWN_HEAD, SERVED_BY
 from tests.helpers import Player, error_code
 
 SECURITY = {
@@ -181,3 +181,21 @@ def test_a_websocket_taking_the_connection_over_is_counted_and_passed_on(app: Fl
     with pytest.raises(StopIteration):
         edge(EnvironBuilder(path="/ws/scoreboard").get_environ(), lambda *a: None)
     assert count("none", 101) - before == 1
+
+
+def test_a_response_writing_its_own_head_gets_the_headers_and_is_counted(app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    edge = app.wsgi_app
+    assert isinstance(edge, Edge)
+    written: list[list[tuple[str, str]]] = []
+
+    def takes_over(environ: dict[str, Any], start_response: Any) -> Any:
+        written.append(environ[OWN_HEAD]("200 OK", [("Content-Type", "text/event-stream")]))
+        raise StopIteration  # as SseResponse does under gunicorn once the stream is over
+
+    monkeypatch.setattr(edge, "flask", takes_over)
+    before = count("none", 200), count("none", 101)
+    with pytest.raises(StopIteration):
+        edge(EnvironBuilder(path="/events/scoreboard").get_environ(), lambda *a: None)
+    headers = dict(written[0])
+    assert headers["X-Served-By"] == SERVED_BY and headers["X-Content-Type-Options"] == "nosniff"
+    assert (count("none", 200) - before[0], count("none", 101) - before[1]) == (1, 0)
