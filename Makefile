@@ -47,9 +47,10 @@ run: $(VENV)/.installed ## Run the app on SQLite (instance/) with demo data, one
 test: $(VENV)/.installed-dev ## Run the whole test suite (pytest -n 2)
 	$(BIN)/pytest -n 2
 
-lint: $(VENV)/.installed-dev ## Check code and formatting (ruff check, ruff format --check)
+lint: $(VENV)/.installed-dev ## Check code, formatting and types (ruff check, ruff format --check, mypy app)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy app
 
 fmt: $(VENV)/.installed-dev ## Format the code and apply ruff's safe fixes
 	$(BIN)/ruff check --fix .
@@ -59,5 +60,5 @@ bench: $(VENV)/.installed-dev ## Run the benchmarks (needs PostgreSQL and Redis)
 	$(BIN)/python bench/run.py
 
 clean: ## Remove the virtualenv, caches and build leftovers (instance/, the local database, stays)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts bench/out build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis test-artifacts bench/out build *.egg-info
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask
@@ -10,25 +9,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
 from app.extensions import csrf, db, login_manager, migrate, sock
-from app.web.security import with_hsts
-
-
-class ScoreboardApp(Flask):
-    """Flask, with HSTS on every response in production mode: added here, outside every WSGI layer
-    (the fast paths answer before Flask's hooks), and the layers stay as they are."""
-
-    hsts_always = False
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if self.hsts_always:
-            start_response = with_hsts(start_response)
-        return self.wsgi_app(environ, start_response)
 
 
 def create_app(config: Any | None = None) -> Flask:
     """Build the app for one configuration (the environment's by default)."""
     config = config or Config()
-    app = ScoreboardApp(
+    app = Flask(
         __name__,
         instance_path=config.INSTANCE_PATH,
         template_folder="../templates",
@@ -54,6 +40,7 @@ def create_app(config: Any | None = None) -> Flask:
     from app.auth.server import create_server
     from app.auth.session import init_sessions
     from app.cli import register_cli
+    from app.edge import Edge
     from app.live.views import bp as live_bp
     from app.observability import init_observability
     from app.services import build_services
@@ -62,7 +49,6 @@ def create_app(config: Any | None = None) -> Flask:
     from app.web.fragments import board_renderer, score_renderer
     from app.web.fragments import bp as fragments_bp
     from app.web.pages import bp as pages_bp
-    from app.web.security import init_security
 
     with app.app_context():
         app.extensions["scoreboard"] = services = build_services(config, db.engine)
@@ -81,12 +67,10 @@ def create_app(config: Any | None = None) -> Flask:
     services.hub.render_board = board_renderer(app)
     services.hub.render_score = score_renderer(app)
     register_error_handlers(app)
-    init_security(app)
     init_observability(app)
     register_cli(app)
-    fast = FastPaths(app.wsgi_app, services, app.config.get("MAX_CONTENT_LENGTH"))
-    app.wsgi_app = fast  # type: ignore[method-assign]
-    app.hsts_always = config.production
+    fast = FastPaths(services, app.config.get("MAX_CONTENT_LENGTH"))
+    app.wsgi_app = Edge(app, services, fast, hsts_always=config.production)  # type: ignore[method-assign]
     if config.TRUSTED_PROXY_COUNT:  # outermost: everything behind it sees the client's address
         n = config.TRUSTED_PROXY_COUNT
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

@@ -32,6 +32,7 @@ from app.scoring.service import Limits, Scorer
 from app.scoring.standings import RedisHealth, Standings
 from app.scoring.tokens import ActionTokenSigner, MemoryTokenStore, RedisTokenStore, derive_key
 from app.scoring.writer import BoardWriter, decode_envelope, start_persisting
+from app.telemetry import SERVED_BY
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,6 @@ class Services:
 
 def build_services(config: Any, engine: Engine, clock: Callable[[], float] = time.time) -> Services:
     """Wire the services for one app from its configuration (`clock`: the time every rule reads)."""
-    from app.observability import SERVED_BY  # it reads services() itself
-
     ns = config.REDIS_NAMESPACE
     client = None
     if config.REDIS_URL:
@@ -154,7 +153,7 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
         policy=Limits.from_config(config),
         writer=writer,
         rules=rules,
-        unban=lambda uid: moderation.unban(None, uid),
+        unban=lambda uid: _discard(moderation.unban(None, uid)),
         clock=clock,
     )
     access = AccessTokens(engine, secrets_, config.JWT_ISSUER, config.JWT_AUDIENCE, config.ACCESS_TOKEN_TTL)
@@ -178,6 +177,10 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
         AddressLimit(config.RATELIMIT_API_PER_IP, client, f"{ns}:ip") if config.RATELIMIT_ENABLED else None,
         Presence(client, f"{ns}:live:connections", SERVED_BY, lambda: len(hub.connections)),
     )
+
+
+def _discard(_: object) -> None:
+    """Drop a result the caller has no use for."""
 
 
 def services() -> Services:

@@ -66,7 +66,7 @@ def login() -> Response:
 def current_account() -> User:
     """:raise ScoreboardError UNAUTHORIZED: signed out, or the account is gone."""
     who = principal()
-    user = db.session.get(User, who.user_id)  # type: ignore[union-attr]
+    user = db.session.get(User, who.user_id)
     if user is None or user.is_deleted:
         raise ScoreboardError("UNAUTHORIZED", "The account no longer exists.")
     db.session.commit()  # release the connection before the domain takes its own

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 import orjson
 from flask import Response, request, session
@@ -49,6 +49,14 @@ def bearer_principal(access: AccessTokens, token: str) -> Principal:
         frozenset(str(claims.get("scope", "")).split()),
         "t:" + str(claims.get("sid")),
     )
+
+
+@overload
+def principal(required: Literal[True] = True) -> Principal: ...
+
+
+@overload
+def principal(required: bool) -> Principal | None: ...
 
 
 def principal(required: bool = True) -> Principal | None:

@@ -56,16 +56,23 @@ def protocol_error_response(err: ScoreboardError) -> Response:
     return response
 
 
+def error_answer(err: ScoreboardError) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """A refusal as WSGI parts (status, JSON body, headers), with Retry-After when there is a wait."""
+    headers = [("Content-Type", "application/json")]
+    if err.retry_after is not None:
+        headers.append(("Retry-After", str(err.retry_after)))
+    return err.status, orjson.dumps(err.to_dict()), headers
+
+
 def error_response(err: ScoreboardError) -> Response:
-    """The JSON response for a refusal, with Retry-After when there is a wait."""
+    """The same refusal as a Flask response (remembering its code for the submission metric); on
+    the OAuth protocol endpoints in their RFC shape."""
     if has_request_context() and request.path in PROTOCOL_PATHS:
         return protocol_error_response(err)
     if has_request_context():
         g.error_code = err.code
-    response = Response(orjson.dumps(err.to_dict()), status=err.status, mimetype="application/json")
-    if err.retry_after is not None:
-        response.headers["Retry-After"] = str(err.retry_after)
-    return response
+    status, body, headers = error_answer(err)
+    return Response(body, status=status, headers=headers)
 
 
 def _wants_page() -> bool:

@@ -5,73 +5,56 @@
 - `POST /api/v1/scores` with a Bearer token and a JSON body: the scoring pipeline does the work;
   Flask's request cycle (routing, context, session, hooks) cost about a fifth of a submit.
 
-Both answer with the bodies and headers their Flask views give (tested side by side). Anything
-else (other parameters, methods or content types, a browser session, a body over the limit,
-services not started yet) goes on to Flask.
+Both answer with the bodies and headers their Flask views give (tested side by side); what every
+response gets besides (request id, security headers, metrics, the per-IP limit) the request layer
+(app/edge.py) adds to both alike. Anything else (other parameters, methods or content types, a
+browser session, a body over the limit, services not started yet) goes on to Flask.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable
-from http import HTTPStatus
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from werkzeug.http import parse_etags
 
-from app.api import address_refusal
 from app.api.context import bearer_principal, parse_body
+from app.api.errors import error_answer
 from app.api.schemas import ScoreIn
 from app.api.scores import accepted_json
 from app.audit import Origin
 from app.errors import ScoreboardError
-from app.observability import SERVED_BY, record, record_submission, request_id
 from app.services import Services
-from app.web.security import security_headers
+from app.telemetry import record_submission
 
 log = logging.getLogger(__name__)
 
 BOARD, SUBMIT = "/api/v1/leaderboard", "/api/v1/scores"
-_SECURITY = {scheme: security_headers(None, scheme == "https") for scheme in ("http", "https")}
 _JSON = [("Content-Type", "application/json")]
+
+Answer = tuple[int, bytes, list[tuple[str, str]]]  # status, body, headers (the layer adds its own)
+Handler = Callable[[dict[str, Any]], Answer]
 
 
 class FastPaths:
-    """WSGI middleware in front of the Flask app."""
+    """The board read and the Bearer submit, as (status, body, headers) without Flask."""
 
-    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], services: Services, max_body: int | None):
-        self.wsgi_app = wsgi_app
+    def __init__(self, services: Services, max_body: int | None):
         self.services = services
         self.max_body = max_body
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def route(self, environ: dict[str, Any]) -> tuple[Handler, str] | None:
+        """The handler for a request answered here and its endpoint name, or None for Flask."""
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == BOARD and method == "GET" and not environ.get("QUERY_STRING"):
-            handler, endpoint = self._board, "api.leaderboard"
+            found: tuple[Handler, str] = (self._board, "api.leaderboard")
         elif path == SUBMIT and method == "POST" and self._plain_submit(environ):
-            handler, endpoint = self._submit, "api.submit_score"
+            found = (self._submit, "api.submit_score")
         else:
-            return self.wsgi_app(environ, start_response)
-        if not self.services.started:
-            return self.wsgi_app(environ, start_response)  # Flask starts them
-        started = time.perf_counter()
-        limit = self.services.address_limit
-        if limit is not None and (wait := limit.hit(environ.get("REMOTE_ADDR") or "")):
-            status, body, headers = _refusal(address_refusal(wait))
-        else:
-            status, body, headers = handler(environ)
-        if status != 304:
-            headers.append(("Content-Length", str(len(body))))
-        headers += [
-            ("X-Request-ID", request_id(environ.get("HTTP_X_REQUEST_ID"))),
-            ("X-Served-By", SERVED_BY),
-            *_SECURITY.get(environ.get("wsgi.url_scheme"), _SECURITY["http"]),
-        ]
-        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        record(method, endpoint, status, started)
-        return [body]
+            return None
+        return found if self.services.started else None  # Flask starts them
 
     def _plain_submit(self, environ: dict[str, Any]) -> bool:
         """A Bearer token, a JSON content type and a length within the limit."""
@@ -85,7 +68,8 @@ class FastPaths:
             and (self.max_body is None or int(length) <= self.max_body)
         )
 
-    def _board(self, environ: dict[str, Any]) -> tuple[int, bytes, list[tuple[str, str]]]:
+    def _board(self, environ: dict[str, Any]) -> Answer:
+        """The first page of the board from memory, or 304 when the caller's ETag is current."""
         page = self.services.board.page(10, 0)
         headers = [("Cache-Control", "no-cache")]
         if page.etag is not None:
@@ -95,7 +79,8 @@ class FastPaths:
             return 304, b"", headers
         return 200, page.body, headers + _JSON
 
-    def _submit(self, environ: dict[str, Any]) -> tuple[int, bytes, list[tuple[str, str]]]:
+    def _submit(self, environ: dict[str, Any]) -> Answer:
+        """Submit the body's action token for the Bearer token's player."""
         token = environ["HTTP_AUTHORIZATION"].partition(" ")[2].strip()
         raw = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
         code = None
@@ -103,24 +88,14 @@ class FastPaths:
             who = bearer_principal(self.services.access, token)
             data = parse_body(ScoreIn, raw)
             where = Origin.of(environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT", ""))
-            answer = (
-                200,
-                orjson.dumps(accepted_json(self.services.scorer.submit(who, data.action_token, where))),
-            )
-            result = (*answer, list(_JSON))
+            accepted = self.services.scorer.submit(who, data.action_token, where)
+            result: Answer = (200, orjson.dumps(accepted_json(accepted)), list(_JSON))
         except ScoreboardError as err:
             code = err.code
-            result = _refusal(err)
+            result = error_answer(err)
         except Exception:
             log.exception("unhandled error on POST %s", SUBMIT)
             code = "INTERNAL"
-            result = _refusal(ScoreboardError("INTERNAL", "Something went wrong on our side."))
+            result = error_answer(ScoreboardError("INTERNAL", "Something went wrong on our side."))
         record_submission(code)
         return result
-
-
-def _refusal(err: ScoreboardError) -> tuple[int, bytes, list[tuple[str, str]]]:
-    headers = list(_JSON)
-    if err.retry_after is not None:
-        headers.append(("Retry-After", str(err.retry_after)))
-    return err.status, orjson.dumps(err.to_dict()), headers

@@ -48,7 +48,7 @@ def revoke() -> Response:
 @bp.get("/oauth/userinfo")
 def userinfo() -> Response:
     who = principal()
-    user = db.session.get(User, who.user_id)  # type: ignore[union-attr]
+    user = db.session.get(User, who.user_id)
     if user is None or user.is_deleted:
         raise ScoreboardError("UNAUTHORIZED", "The account no longer exists.")
     return json_response({"sub": str(user.id), "username": user.username, "email": user.email})

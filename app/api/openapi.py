@@ -153,10 +153,10 @@ SCHEMAS: dict[str, S] = {
 }
 MODELS = (RegisterIn, LoginIn, ActionTokenIn, ScoreIn, MePatch, ReasonIn, BanIn, AdjustIn, ResolveIn)
 
-USER = [{"bearer": []}, {"session": []}]
-ADMIN = [{"bearer": ["admin"]}, {"session": []}]
+USER: list[S] = [{"bearer": []}, {"session": []}]
+ADMIN: list[S] = [{"bearer": ["admin"]}, {"session": []}]
 PUBLIC: list[S] = []
-SESSION = [{"session": []}]
+SESSION: list[S] = [{"session": []}]
 STATUS_TEXT = {200: "OK", 201: "Created", 204: "No content", 302: "Redirect to the client's redirect_uri"}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, after_this_request, g
 
 from app.api import bp
 from app.api.context import body, json_response, origin, principal
@@ -12,6 +12,7 @@ from app.api.schemas import ActionTokenIn, ScoreIn
 from app.scoring.board import iso
 from app.scoring.service import Accepted
 from app.services import services
+from app.telemetry import record_submission
 
 
 @bp.post("/actions/token")
@@ -32,9 +33,16 @@ def action_token() -> Response:
 
 @bp.post("/scores")
 def submit_score() -> Response:
+    after_this_request(_count_submission)
     who = principal()
     data = body(ScoreIn)
     return json_response(accepted_json(services().scorer.submit(who, data.action_token, origin())))
+
+
+def _count_submission(response: Response) -> Response:
+    """Count the submit as accepted or by its refusal code (error_response notes it)."""
+    record_submission(g.get("error_code"))
+    return response
 
 
 def accepted_json(a: Accepted) -> dict[str, Any]:

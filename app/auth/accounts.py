@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import false, func, or_, select
+from sqlalchemy.orm import Session, scoped_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit import Origin, audit_row, write_audit
@@ -31,7 +32,7 @@ def validate_new_account(username: str, email: str | None, password: str | None)
 
 
 def create_user(
-    session: Session,
+    session: Session | scoped_session[Any],
     username: str,
     email: str | None,
     password: str | None,
@@ -51,7 +52,7 @@ def create_user(
         select(User.id).where(
             or_(
                 func.lower(User.username) == username.lower(),
-                User.email == email if email else False,
+                User.email == email if email else false(),
             )
         )
     ).first()
@@ -75,7 +76,7 @@ def create_user(
 
 
 def authenticate(
-    session: Session,
+    session: Session | scoped_session[Any],
     username: str,
     password: str,
     *,

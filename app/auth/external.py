@@ -7,10 +7,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from app.audit import Origin, audit_row, write_audit
 from app.auth.accounts import EMAIL_RE, create_user
@@ -20,6 +21,8 @@ from app.models.oauth import OAuthAccount
 from app.models.users import User
 
 _NOT_USERNAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+AnySession = Session | scoped_session[Any]  # a plain session or Flask-SQLAlchemy's
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,7 @@ def fit_username(wanted: str | None) -> str:
     return name if len(name) >= 3 else (name + "player")[:32]
 
 
-def unique_username(session: Session, wanted: str | None) -> str:
+def unique_username(session: AnySession, wanted: str | None) -> str:
     """`fit_username(wanted)`, with a suffix when another player has it."""
     base = fit_username(wanted)
     for n in [None, *range(2, 10)]:
@@ -50,13 +53,13 @@ def unique_username(session: Session, wanted: str | None) -> str:
     return base[:25] + "-" + secrets.token_hex(3)
 
 
-def _username_taken(session: Session, name: str) -> bool:
+def _username_taken(session: AnySession, name: str) -> bool:
     return (
         session.execute(select(User.id).where(func.lower(User.username) == name.lower())).first() is not None
     )
 
 
-def _usable_email(session: Session, email: str | None) -> str | None:
+def _usable_email(session: AnySession, email: str | None) -> str | None:
     """A verified email we may store: well formed and no other player's (never a reason to link)."""
     if not email or len(email) > 254 or not EMAIL_RE.match(email) or not email.isprintable():
         return None
@@ -77,7 +80,7 @@ def is_banned(user: User, now: datetime | None = None) -> bool:
     return until is None or until > (now or datetime.now(UTC))
 
 
-def refuse_banned(session: Session, user: User, identity: Identity, origin: Origin) -> None:
+def refuse_banned(session: AnySession, user: User, identity: Identity, origin: Origin) -> None:
     """:raise ScoreboardError ACCOUNT_BANNED: after writing the refused login to the audit log."""
     if is_banned(user):
         login_failed(session, identity.provider, "ACCOUNT_BANNED", origin, user_id=user.id)
@@ -85,7 +88,7 @@ def refuse_banned(session: Session, user: User, identity: Identity, origin: Orig
 
 
 def login_failed(
-    session: Session,
+    session: AnySession,
     provider: str,
     reason: str,
     origin: Origin,
@@ -101,7 +104,7 @@ def login_failed(
 
 
 def sign_in_external(
-    session: Session, identity: Identity, *, hash_method: str, origin: Origin, rules: FraudRules | None
+    session: AnySession, identity: Identity, *, hash_method: str, origin: Origin, rules: FraudRules | None
 ) -> tuple[User, bool]:
     """The player linked to this identity, created on first sign-in; True when just created.
 
@@ -140,7 +143,7 @@ def sign_in_external(
     return user, True
 
 
-def connect(session: Session, user: User, identity: Identity, origin: Origin) -> None:
+def connect(session: AnySession, user: User, identity: Identity, origin: Origin) -> None:
     """Link another provider to a signed-in player. The caller commits.
 
     :raise ScoreboardError ALREADY_EXISTS: that identity belongs to another player, or the player
@@ -162,7 +165,7 @@ def connect(session: Session, user: User, identity: Identity, origin: Origin) ->
     )
 
 
-def disconnect(session: Session, user: User, provider: str, origin: Origin) -> None:
+def disconnect(session: AnySession, user: User, provider: str, origin: Origin) -> None:
     """Unlink a provider while another way to sign in remains. The caller commits.
 
     :raise ScoreboardError NOT_FOUND: not connected; FORBIDDEN: it is the last way to sign in.
@@ -182,13 +185,13 @@ def disconnect(session: Session, user: User, provider: str, origin: Origin) -> N
     )
 
 
-def connected(session: Session, user_id: int) -> dict[str, OAuthAccount]:
+def connected(session: AnySession, user_id: int) -> dict[str, OAuthAccount]:
     """The player's provider accounts by provider name."""
     rows = session.execute(select(OAuthAccount).filter_by(user_id=user_id).order_by(OAuthAccount.id))
     return {a.provider: a for a in rows.scalars()}
 
 
-def _link(session: Session, identity: Identity) -> OAuthAccount | None:
+def _link(session: AnySession, identity: Identity) -> OAuthAccount | None:
     query = select(OAuthAccount).filter_by(provider=identity.provider, subject=identity.subject)
     return session.execute(query).scalar_one_or_none()
 
@@ -200,7 +203,7 @@ def _account(identity: Identity, user_id: int) -> OAuthAccount:
     )
 
 
-def _audit_login(session: Session, user_id: int, identity: Identity, origin: Origin) -> None:
+def _audit_login(session: AnySession, user_id: int, identity: Identity, origin: Origin) -> None:
     details = {"provider": identity.provider}
     write_audit(
         session.connection(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -14,7 +14,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Response, has_request_context, request
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.keys import AccessTokens
@@ -181,11 +181,12 @@ class RotatingRefreshGrant(grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
         """Mark the presented token used, atomically: of two concurrent uses only one wins, and
         the loser revokes the family (the winner's new pair included), as any reuse does."""
-        used = db.session.execute(
+        stmt = (
             update(OAuthToken)
             .where(OAuthToken.id == refresh_token.id, OAuthToken.rotated_at == 0, OAuthToken.revoked_at == 0)
             .values(rotated_at=int(time.time()))
-        ).rowcount
+        )
+        used = cast(CursorResult[Any], db.session.execute(stmt)).rowcount  # an UPDATE's result
         db.session.commit()
         if not used:
             revoke_family(refresh_token.family_id)

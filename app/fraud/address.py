@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from redis import Redis
 from redis.exceptions import RedisError
 
 from app.fraud.limits import parse_limit
@@ -38,7 +39,7 @@ class AddressLimit:
     def __init__(
         self,
         limit: str,
-        redis=None,  # type: ignore[no-untyped-def]
+        redis: Redis | None = None,
         prefix: str = "ip",
         sync_interval: float = 0.1,
         clock: Callable[[], float] = time.time,

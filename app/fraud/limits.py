@@ -170,7 +170,7 @@ class RateLimits:
         """
         if self._gate is not None and once is not None and once.key is not None:
             keys, args = [], [time.time(), int(self._fixed), once.ttl]
-            storage = self._primary.storage
+            storage: Any = self._primary.storage  # a Redis storage: it has prefixed_key
             steps = [(1, rate), (2, pace), (3, then)]
             for kind, c in ((kind, c) for kind, checks in steps for c in checks):
                 item = parse_limit(c.limit)

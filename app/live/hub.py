@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -104,7 +105,7 @@ class Hub:
         self,
         board: Board,
         min_interval_ms: int,
-        render_board: Callable[[list[dict[str, Any]], int], str] | None = None,
+        render_board: Callable[[list[dict[str, Any]], int, int], str] | None = None,
         render_score: Callable[[dict[str, Any]], str] | None = None,
     ):
         self.board = board
@@ -163,8 +164,8 @@ class Hub:
 
     def handle(self, placement: Placement, event: dict[str, Any]) -> None:
         """Tell a scoring player's own connections (the board itself wakes the broadcaster)."""
-        user = event.get("user") or {}
-        peers = self._by_user.get(user.get("user_id"))
+        user: dict[str, Any] = event.get("user") or {}
+        peers = self._by_user.get(user.get("user_id", 0))  # ids start at 1
         if peers and event.get("kind") in ("score", "adjust"):
             data = {
                 "user_id": user["user_id"],
@@ -173,7 +174,7 @@ class Hub:
                 "rank": placement.rank,
                 "previous_rank": placement.previous_rank,
             }
-            render = (lambda: self.render_score(data)) if self.render_score else None  # type: ignore[misc]
+            render = partial(self.render_score, data) if self.render_score else None
             message = Message("score_update", event.get("seq") or self.board.seq, data, render)
             for conn in list(peers):
                 conn.deliver(message)
@@ -202,13 +203,13 @@ class Hub:
         previous one made every change inherit the previous one's wait.
         """
         interval = self.min_interval
-        sent_in = None  # the window of the last send
+        sent_in: int | None = None  # the window of the last send
         while not self._stopped.is_set():
             self._wake.wait()
             if self._stopped.is_set():
                 return
             now = time.monotonic()
-            if interval > 0 and int(now // interval) == sent_in:
+            if sent_in is not None and interval > 0 and int(now // interval) == sent_in:
                 if self._stopped.wait((sent_in + 1) * interval - now):
                     return
             self._wake.clear()
@@ -243,7 +244,7 @@ class Hub:
         }
         total = page.data["total_players"]
         seq = page.seq
-        render = (lambda: self.render_board(entries, total, seq)) if self.render_board else None  # type: ignore[misc]
+        render = partial(self.render_board, entries, total, seq) if self.render_board else None
         message = Message("leaderboard_update", page.seq, data, render)
         self._last_top, self._last_entries, self.current = key, entries, message
         return message

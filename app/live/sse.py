@@ -18,6 +18,7 @@ from flask import Response
 from app.live.frames import SSE_COMMENT, http_chunk
 from app.live.hub import Message
 from app.live.writer import COOPERATIVE, SocketConnection
+from app.telemetry import OWN_HEAD
 
 MAX_QUEUED = 64  # messages a slow reader may fall behind before it is dropped (queue mode)
 HEARTBEAT_CHUNK = http_chunk(SSE_COMMENT)
@@ -105,9 +106,11 @@ class SseResponse(Response):
         sock = environ.get("gunicorn.socket")
         if sock is None or not COOPERATIVE:
             return super().__call__(environ, start_response)
+        headers = list(self.headers.items())
+        own_head = environ.get(OWN_HEAD)  # the request layer's headers, as start_response adds them
         lines = [
             f"HTTP/1.1 {self.status}",
-            *(f"{k}: {v}" for k, v in self.headers.items()),
+            *(f"{k}: {v}" for k, v in (own_head(self.status, headers) if own_head else headers)),
             "Transfer-Encoding: chunked",
         ]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + http_chunk(retry_line(self.retry_ms))

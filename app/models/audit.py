@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import BigId, Json, UTCDateTime, utcnow
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -10,11 +10,11 @@ from authlib.oauth2.rfc6749 import TokenMixin
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model, db
 from app.models.types import BigId, UTCDateTime, utcnow
 
 
-class OAuthAccount(db.Model):
+class OAuthAccount(Model):
     """A player's identity at an external login provider."""
 
     __tablename__ = "oauth_accounts"
@@ -29,7 +29,7 @@ class OAuthAccount(db.Model):
     __table_args__ = (UniqueConstraint("provider", "subject"),)
 
 
-class OAuthClient(db.Model, OAuth2ClientMixin):
+class OAuthClient(Model, OAuth2ClientMixin):
     """A registered API client; `scoreboard-web` is the built-in public one."""
 
     __tablename__ = "oauth_clients"
@@ -39,14 +39,14 @@ class OAuthClient(db.Model, OAuth2ClientMixin):
     __table_args__ = (UniqueConstraint("client_id"),)
 
 
-class OAuthAuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
+class OAuthAuthorizationCode(Model, OAuth2AuthorizationCodeMixin):
     __tablename__ = "oauth_codes"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
 
 
-class OAuthToken(db.Model, TokenMixin):
+class OAuthToken(Model, TokenMixin):
     """One issued token pair. Refresh tokens are stored hashed and rotate within a family."""
 
     __tablename__ = "oauth_tokens"
@@ -90,7 +90,7 @@ class OAuthToken(db.Model, TokenMixin):
         ).scalar_one_or_none()
 
 
-class SigningKey(db.Model):
+class SigningKey(Model):
     """An RSA key for access tokens, encrypted at rest; the newest active one signs."""
 
     __tablename__ = "signing_keys"

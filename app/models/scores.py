@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import BigId, UTCDateTime, utcnow
 
 
-class ScoreEvent(db.Model):
+class ScoreEvent(Model):
     """One accepted change of a player's score; append-only."""
 
     __tablename__ = "score_events"
@@ -30,7 +30,7 @@ class ScoreEvent(db.Model):
     __table_args__ = (Index("ix_score_events_user_created", "user_id", "created_at"),)
 
 
-class BoardState(db.Model):
+class BoardState(Model):
     """A single row: `seq` counts ranking changes; bumped inside each changing transaction."""
 
     __tablename__ = "board_state"

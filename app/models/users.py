@@ -8,13 +8,13 @@ from flask_login import UserMixin
 from sqlalchemy import BigInteger, Boolean, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import BigId, UTCDateTime, utcnow
 
 RANKED_SQL = "score_updated_at IS NOT NULL AND NOT is_banned AND NOT is_hidden"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

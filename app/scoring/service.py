@@ -208,9 +208,9 @@ class Scorer:
         """Write the accepted action and announce it; the waits of the fraud counters and of the
         next token's limit were counted with the gate."""
         now = datetime.fromtimestamp(self.clock(), UTC)
-        previous_rank = None
-        if player.ranked and not self.writer.standings.uses_index:  # else the index tells
-            previous_rank = self.writer.standings.rank_of(player.id, player.score, player.score_updated_at)
+        previous_rank, standings, reached = None, self.writer.standings, player.score_updated_at
+        if player.ranked and reached is not None and not standings.uses_index:  # else the index tells
+            previous_rank = standings.rank_of(player.id, player.score, reached)
         change = accepted_action(player.id, action_id, action.type, action.points, now, origin)
         try:
             done = self.ledger.accept(change, previous_rank)

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
-from app.api.fast import FastPaths
 from app.audit import Origin
+from app.edge import Edge
 from app.extensions import db
 from app.models import AuditLog, FraudFlag, ScoreEvent, User
 from app.scoring.ledger import Change, accepted_action
@@ -290,17 +290,17 @@ def test_a_refused_submit_does_not_burn_its_token(make_app, strategy: str, refus
 
 def test_a_bearer_submit_answers_like_the_flask_view(app: Flask, client, monkeypatch) -> None:
     """Bearer submits are served before Flask: same statuses, bodies and headers as the view."""
-    fast_paths = app.wsgi_app
-    assert isinstance(fast_paths, FastPaths)
+    edge = app.wsgi_app
+    assert isinstance(edge, Edge)
     flask_calls = []
-    inner = fast_paths.wsgi_app
+    inner = edge.flask
 
     def counting(environ, start_response):  # type: ignore[no-untyped-def]
         if environ["PATH_INFO"] == "/api/v1/scores":
             flask_calls.append(environ["PATH_INFO"])
         return inner(environ, start_response)
 
-    monkeypatch.setattr(fast_paths, "wsgi_app", counting)
+    monkeypatch.setattr(edge, "flask", counting)
     ann, bob = Player(client), Player(client)
 
     def both(body: Any, raw: bytes | None = None) -> tuple[Any, Any]:
@@ -313,11 +313,9 @@ def test_a_bearer_submit_answers_like_the_flask_view(app: Flask, client, monkeyp
         before = len(flask_calls)
         fast = send(ann)
         assert len(flask_calls) == before, "the fast path handed the submit to Flask"
-        monkeypatch.setattr(app, "wsgi_app", inner)
-        try:
+        with monkeypatch.context() as m:
+            m.setattr(edge.fast, "route", lambda environ: None)  # the same request, through Flask
             view = send(ann)
-        finally:
-            monkeypatch.setattr(app, "wsgi_app", fast_paths)
         return fast, view
 
     def same_headers(fast: Any, view: Any) -> None:
