@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
+
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ class RedisBroker:
         self._stopped = threading.Event()
         self._callbacks: threading.Thread | None = None
         self.connected = False
+        # this process's own channel: a message there wakes the listener so `stop` need not wait
+        self._wake = f"{channel}:wake:{secrets.token_hex(8)}"
+        self._channel_bytes = channel.encode()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -72,6 +78,11 @@ class RedisBroker:
     def stop(self) -> None:
         """Stop listening (tests, shutdown) and wait for the listener to end."""
         self._stopped.set()
+        if self._thread is not None:
+            try:
+                self._redis.publish(self._wake, b"")
+            except RedisError:
+                pass  # unreachable: the listener notices within its poll interval
         for thread in (self._thread, self._callbacks):
             if thread is not None:
                 thread.join(timeout=5)
@@ -110,7 +121,7 @@ class RedisBroker:
     def _listen(self) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(self.channel)
+            pubsub.subscribe(self.channel, self._wake)
             # redis-py reconnects and resubscribes by itself; hear about every (re)connect.
             pubsub.connection.register_connect_callback(self._reconnected)
             self._reconnected()
@@ -119,7 +130,7 @@ class RedisBroker:
                 if message is None:
                     pubsub.ping()  # surfaces a dead connection as an error
                     continue
-                if message["type"] != "message":
+                if message["type"] != "message" or message["channel"] != self._channel_bytes:
                     continue
                 for listener in self._listeners:
                     try:
