@@ -8,6 +8,7 @@ import uuid
 import redis
 
 from app.live.presence import Presence
+from app.services import redis_client
 
 
 def test_every_fresh_report_counts_and_stale_ones_do_not(redis_url: str) -> None:
@@ -25,5 +26,5 @@ def test_every_fresh_report_counts_and_stale_ones_do_not(redis_url: str) -> None
 
 def test_without_redis_it_is_this_process() -> None:
     assert Presence(None, "unused", "me", lambda: 5).total() == 5
-    gone = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)  # nothing listens
+    gone = redis_client("redis://127.0.0.1:1/0")  # nothing listens there
     assert Presence(gone, "k", "me", lambda: 2).total() == 2

@@ -139,7 +139,13 @@ class Check:
 class RateLimits:
     """Atomic counters shared by all processes; per-process memory while Redis is down."""
 
-    def __init__(self, storage_uri: str, prefix: str, strategy: str = "moving-window"):
+    def __init__(
+        self,
+        storage_uri: str,
+        prefix: str,
+        strategy: str = "moving-window",
+        options: dict[str, Any] | None = None,
+    ):
         cls = STRATEGIES[strategy]
         memory = MemoryStorage()
         self._batch: Batcher[list[Hit], list[bool]] | None = None
@@ -147,7 +153,8 @@ class RateLimits:
         if storage_uri.startswith("memory"):
             self._primary = cls(memory)
         else:
-            self._primary = cls(storage_from_string(storage_uri, key_prefix=prefix))
+            storage = storage_from_string(storage_uri, key_prefix=prefix, **(options or {}))
+            self._primary = cls(storage)
             self._batch = _redis_batch(self._primary.storage, strategy)
             if strategy in ("moving-window", "fixed-window"):
                 self._gate = _redis_gate(self._primary.storage)

@@ -8,6 +8,7 @@ import pytest
 import redis as redis_lib
 
 from app.fraud.address import AddressLimit
+from app.services import redis_client
 from tests.helpers import error_code
 
 
@@ -68,7 +69,7 @@ def test_processes_share_one_budget_through_redis(shared: Any) -> None:
 
 
 def test_redis_down_counts_in_the_process(shared: Any) -> None:
-    dead = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = redis_client("redis://127.0.0.1:1/0")  # nothing listens there
     limit = AddressLimit("3/minute", dead, "x", clock=Clock())
     assert [limit.hit("y") for _ in range(3)] == [0, 0, 0]
     assert limit.hit("y") > 0
