@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from authlib.oauth2 import OAuth2Error
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 from app.api.context import json_response, principal
 from app.api.responses import Jwks, ServerMetadata, UserInfo
-from app.api.schemas import ConsentForm
+from app.api.schemas import VSCHAR, ConsentForm
 from app.auth.server import SCOPES, request_issuer
 from app.errors import ScoreboardError
 from app.extensions import db, login_manager
@@ -22,6 +23,7 @@ from app.services import services
 from app.web.forms import EmptyForm
 
 bp = Blueprint("oauth", __name__)
+_VSCHAR = re.compile(VSCHAR)
 
 
 def _server():  # type: ignore[no-untyped-def]
@@ -29,11 +31,16 @@ def _server():  # type: ignore[no-untyped-def]
 
 
 def _single_parameters() -> None:
-    """:raise ScoreboardError INVALID_REQUEST: a parameter is repeated (RFC 6749 §3.2); the error
-    handler answers it as `invalid_request` on these endpoints."""
+    """Each parameter once, as printable ASCII (RFC 6749 §3.2, Appendix A).
+
+    :raise ScoreboardError INVALID_REQUEST: the error handler answers it as `invalid_request` on
+        these endpoints.
+    """
     for name, values in request.form.lists():
         if len(values) > 1:
             raise ScoreboardError("INVALID_REQUEST", f"{name}: must not be sent more than once")
+        if not _VSCHAR.fullmatch(values[0]):
+            raise ScoreboardError("INVALID_REQUEST", f"{name}: must be printable ASCII")
 
 
 @bp.post("/oauth/token")

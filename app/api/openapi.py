@@ -37,6 +37,7 @@ STATUS_TEXT = {
     404: "NOT_FOUND",
     409: "ALREADY_EXISTS or TOKEN_ALREADY_USED",
     413: "INVALID_REQUEST: the body is larger than MAX_CONTENT_LENGTH",
+    414: "URI too long: gunicorn refuses a request line over 4094 bytes (an HTML page)",
     429: "RATE_LIMITED or COOLDOWN (per-IP limit on every /api/v1 path; per-user limits); see Retry-After",
     500: "INTERNAL: a fault on our side",
     503: "Not ready",
@@ -113,7 +114,7 @@ def _statuses(op: Op) -> set[int]:
     if op.body is not None or op.form is not None:
         found |= {400, 413}
     if op.query is not None:
-        found.add(400)
+        found |= {400, 414}
     if op.ids:
         found.add(404)
     if op.auth != "public":
@@ -136,7 +137,7 @@ def _response(op: Op, status: int, schemas: Schemas) -> S:
         elif op.response is not None:
             answer["content"] = {op.media: {"schema": schemas.ref(op.response)}}
         return answer
-    if op.media == "text/html":
+    if op.media == "text/html" or status == 414:
         answer["content"] = {"text/html": {"schema": {"type": "string"}}}
     elif op.path in PROTOCOL_PATHS:
         answer["content"] = {"application/json": {"schema": schemas.ref(OAuthError)}}

@@ -87,10 +87,16 @@ class AuthorizeQuery(Query):
     """An authorization request (RFC 6749 §4.1.1 with PKCE, RFC 7636 §4.3)."""
 
     response_type: Literal["code"]
-    client_id: str = Field(min_length=1, max_length=48, description="a registered client")
-    redirect_uri: str | None = Field(default=None, max_length=2048, description="one of the client's")
-    scope: str | None = Field(default=None, max_length=256, description="space-separated scopes")
-    state: str | None = Field(default=None, max_length=1024, description="returned as given")
+    client_id: str = Field(pattern=r"^[\x21-\x7e]{1,48}$", description="a registered client")
+    redirect_uri: str | None = Field(
+        default=None, pattern=r"^[\x21-\x7e]{1,512}$", description="one of the client's"
+    )
+    scope: str | None = Field(
+        default=None, max_length=128, pattern=r"^[\x21-\x7e]+( [\x21-\x7e]+)*$", description="scopes"
+    )
+    state: str | None = Field(
+        default=None, pattern=r"^[\x20-\x7e]{1,256}$", description="returned as given"
+    )
     code_challenge: str = Field(pattern=r"^[A-Za-z0-9._~-]{43,128}$", description="PKCE, S256")
     code_challenge_method: Literal["S256"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from app import text
 
@@ -21,6 +21,16 @@ def _tidy(value: str) -> str:
     """Whitespace runs become one space (the pattern already required a visible character)."""
     return text.tidy(value)
 
+
+def _whole(value: object) -> object:
+    """A JSON number with no fraction (`5.0`) as the integer it is (JSON Schema's "integer")."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# After the bounds, so that they stay in the schema as minimum/maximum.
+WHOLE = BeforeValidator(_whole)
 
 # Free text a person reads: visible characters, at least one that is not a space.
 Visible = Annotated[str, Field(pattern=text.SOME_VISIBLE), AfterValidator(_tidy)]
@@ -55,39 +65,48 @@ class ReasonIn(Strict):
 
 
 class BanIn(ReasonIn):
-    duration_seconds: int | None = Field(default=None, ge=1, le=10 * 365 * 86400)
+    duration_seconds: Annotated[int, Field(ge=1, le=10 * 365 * 86400), WHOLE] | None = None
 
 
 class AdjustIn(ReasonIn):
-    points: int = Field(ge=-(10**12), le=10**12)
+    points: Annotated[int, Field(ge=-(10**12), le=10**12), WHOLE]
 
 
 class ResolveIn(ReasonIn):
     resolution: Literal["cleared", "confirmed"]
 
 
+# RFC 6749 §3.2 and Appendix A: unknown parameters are ignored, none may be sent twice, and
+# every value is printable ASCII (VSCHAR); app/api/oauth.py checks the last two (400 invalid_request).
+VSCHAR = r"^[\x20-\x7e]*$"
+Param = Annotated[str, Field(pattern=VSCHAR)]
+FORM = ConfigDict(
+    extra="allow", json_schema_extra={"additionalProperties": {"type": "string", "pattern": VSCHAR}}
+)
+
+
 class TokenForm(BaseModel):
     """The form of POST /oauth/token (RFC 6749 §4.1.3, §6); Authlib's server reads it."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = FORM
     grant_type: Literal["refresh_token", "authorization_code"]
-    client_id: str | None = Field(default=None, max_length=48)
-    client_secret: str | None = None
-    refresh_token: str | None = Field(default=None, description="grant_type=refresh_token")
-    scope: str | None = Field(default=None, description="narrower than the refresh token's")
-    code: str | None = Field(default=None, description="grant_type=authorization_code")
-    code_verifier: str | None = Field(default=None, description="PKCE")
-    redirect_uri: str | None = None
+    client_id: Param | None = Field(default=None, max_length=48)
+    client_secret: Param | None = None
+    refresh_token: Param | None = Field(default=None, description="grant_type=refresh_token")
+    scope: Param | None = Field(default=None, description="narrower than the refresh token's")
+    code: Param | None = Field(default=None, description="grant_type=authorization_code")
+    code_verifier: Param | None = Field(default=None, description="PKCE")
+    redirect_uri: Param | None = None
 
 
 class RevokeForm(BaseModel):
     """The form of POST /oauth/revoke (RFC 7009 §2.1)."""
 
-    model_config = ConfigDict(extra="allow")
-    token: str
-    token_type_hint: str | None = Field(default=None, description="access_token or refresh_token")
-    client_id: str | None = Field(default=None, max_length=48)
-    client_secret: str | None = None
+    model_config = FORM
+    token: Param = Field(min_length=1)
+    token_type_hint: Param | None = Field(default=None, description="access_token or refresh_token")
+    client_id: Param | None = Field(default=None, max_length=48)
+    client_secret: Param | None = None
 
 
 class ConsentForm(BaseModel):
