@@ -94,9 +94,7 @@ class AuthorizeQuery(Query):
     scope: str | None = Field(
         default=None, max_length=128, pattern=r"^[\x21-\x7e]+( [\x21-\x7e]+)*$", description="scopes"
     )
-    state: str | None = Field(
-        default=None, pattern=r"^[\x20-\x7e]{1,256}$", description="returned as given"
-    )
+    state: str | None = Field(default=None, pattern=r"^[\x20-\x7e]{1,256}$", description="returned as given")
     code_challenge: str = Field(pattern=r"^[A-Za-z0-9._~-]{43,128}$", description="PKCE, S256")
     code_challenge_method: Literal["S256"]
 
