@@ -113,6 +113,8 @@ def fuzz(server: Gunicorn, *extra: str) -> tuple[str, float]:
         timeout=300,
     )
     took = time.monotonic() - started
+    summary = [line.strip() for line in run.stdout.splitlines() if "generated" in line or "Selected" in line]
+    print(f"schemathesis: {took:.1f} s; {'; '.join(summary)}")
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-3000:] + server.errors()
     return run.stdout, took
 
