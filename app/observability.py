@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from flask import Blueprint, Flask, Response, has_request_context, request
@@ -12,14 +12,29 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.services import services
+from app.shapes import TypedDict, closed
 from app.telemetry import REQUEST_ID
 
 bp = Blueprint("meta", __name__)
 
 
+@closed
+class Health(TypedDict):
+    status: Literal["ok"]
+
+
+@closed
+class Ready(TypedDict):
+    """Readiness: each dependency "ok" or "error: <type>"."""
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]
+
+
 @bp.get("/healthz")
 def healthz() -> Response:
-    return Response(orjson.dumps({"status": "ok"}), mimetype="application/json")
+    body: Health = {"status": "ok"}
+    return Response(orjson.dumps(body), mimetype="application/json")
 
 
 @bp.get("/readyz")
@@ -39,7 +54,7 @@ def readyz() -> Response:
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ready else "unavailable", "checks": checks}
+    body: Ready = {"status": "ready" if ready else "unavailable", "checks": checks}
     return Response(orjson.dumps(body), status=200 if ready else 503, mimetype="application/json")
 
 

@@ -6,9 +6,10 @@ Plain functions over the engine: the admin API, the admin page and tests call th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -18,56 +19,118 @@ from app.errors import ScoreboardError
 from app.models import AuditLog, FraudFlag, ScoreEvent, User
 from app.scoring.board import iso
 from app.scoring.moderation import Moderation
+from app.shapes import JSONObject, MaybeTime, Time, TypedDict, closed
 
+R = TypeVar("R")
 PAGE_SIZE = 50
 DETAIL_ROWS = 50  # newest score events and audit rows on a player's page
 RESOLUTIONS = ("cleared", "confirmed")
 
-_USER_FIELDS = (
-    "id",
-    "username",
-    "display_name",
-    "email",
-    "role",
-    "score",
-    "score_updated_at",
-    "is_banned",
-    "banned_until",
-    "suspended_until",
-    "penalty_level",
-    "is_hidden",
-    "is_flagged",
-    "created_at",
-)
-_EVENT_FIELDS = ("id", "action_id", "action_type", "points", "score_after", "source", "ip", "created_at")
-_AUDIT_FIELDS = (
-    "id",
-    "actor_user_id",
-    "subject_user_id",
-    "event",
-    "outcome",
-    "reason_code",
-    "ip",
-    "user_agent",
-    "details",
-    "created_at",
-)
-_FLAG_FIELDS = (
-    "id",
-    "user_id",
-    "rule",
-    "severity",
-    "details",
-    "status",
-    "created_at",
-    "resolved_by",
-    "resolved_at",
-)
+
+@closed
+class AdminUser(TypedDict):
+    """A player as the admin sees them."""
+
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    role: Literal["player", "admin"]
+    score: int
+    score_updated_at: MaybeTime
+    is_banned: bool
+    banned_until: MaybeTime
+    suspended_until: MaybeTime
+    penalty_level: int
+    is_hidden: bool
+    is_flagged: bool
+    created_at: Time
+
+
+@closed
+class ScoreEventRow(TypedDict):
+    id: int
+    action_id: str
+    action_type: str
+    points: int
+    score_after: int
+    source: Literal["action", "admin"]
+    ip: str | None
+    created_at: Time
+
+
+@closed
+class AuditRow(TypedDict):
+    id: int
+    actor_user_id: int | None
+    subject_user_id: int | None
+    event: str
+    outcome: str
+    reason_code: str | None
+    ip: str | None
+    user_agent: str | None
+    details: JSONObject | None
+    created_at: Time
+
+
+@closed
+class FlagRow(TypedDict):
+    id: int
+    user_id: int | None
+    username: str | None
+    rule: str
+    severity: Literal["low", "medium", "high", "critical"]
+    details: JSONObject | None
+    status: Literal["open", "cleared", "confirmed"]
+    created_at: Time
+    resolved_by: int | None
+    resolved_at: MaybeTime
+
+
+@closed
+class PlayerDetail(TypedDict):
+    """One player with their newest score events and audit rows, and every flag."""
+
+    user: AdminUser
+    score_events: list[ScoreEventRow]
+    flags: list[FlagRow]
+    audit: list[AuditRow]
+
+
+@closed
+class FlagPage(TypedDict):
+    flags: list[FlagRow]
+    page: int
+    pages: int
+    total: int
+
+
+@closed
+class UserPage(TypedDict):
+    users: list[AdminUser]
+    page: int
+    pages: int
+    total: int
+
+
+@closed
+class AuditPage(TypedDict):
+    entries: list[AuditRow]
+    page: int
+    pages: int
+    total: int
+
+
+# Each row is read into exactly the fields of its type, so a body and its schema cannot differ.
+_USER_FIELDS = tuple(AdminUser.__annotations__)
+_EVENT_FIELDS = tuple(ScoreEventRow.__annotations__)
+_AUDIT_FIELDS = tuple(AuditRow.__annotations__)
+_FLAG_FIELDS = tuple(k for k in FlagRow.__annotations__ if k != "username")
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
-    items: list[dict[str, Any]]
+class Page(Generic[R]):
+    items: list[R]
     page: int
     pages: int
     total: int
@@ -91,15 +154,23 @@ def parse_time(raw: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _paged(engine: Engine, query: Select[Any], page: int, shape: Any) -> Page:
+def _paged(engine: Engine, query: Select[Any], page: int, shape: Callable[[Any], R]) -> Page[R]:
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
         rows = conn.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     return Page([shape(r) for r in rows], page, max(1, math.ceil(total / PAGE_SIZE)), total)
 
 
-def _flag_json(row: Any) -> dict[str, Any]:
-    return {**as_json(row, _FLAG_FIELDS), "username": row.username}
+def _flag_json(row: Any) -> FlagRow:
+    return cast(FlagRow, {**as_json(row, _FLAG_FIELDS), "username": row.username})
+
+
+def _user_json(row: Any) -> AdminUser:
+    return cast(AdminUser, as_json(row, _USER_FIELDS))
+
+
+def _audit_json(row: Any) -> AuditRow:
+    return cast(AuditRow, as_json(row, _AUDIT_FIELDS))
 
 
 def _flag_query() -> Select[Any]:
@@ -111,7 +182,7 @@ def _flag_query() -> Select[Any]:
     )
 
 
-def flags(engine: Engine, status: str | None, page: int) -> Page:
+def flags(engine: Engine, status: str | None, page: int) -> Page[FlagRow]:
     """Fraud flags, newest first; `status` None: all."""
     query = _flag_query()
     if status:
@@ -119,7 +190,7 @@ def flags(engine: Engine, status: str | None, page: int) -> Page:
     return _paged(engine, query, page, _flag_json)
 
 
-def players(engine: Engine, q: str, page: int) -> Page:
+def players(engine: Engine, q: str, page: int) -> Page[AdminUser]:
     """Players whose username, display name or email contains `q` (any case); flagged first."""
     query = select(User.__table__).where(~User.is_deleted)
     if q:
@@ -132,10 +203,10 @@ def players(engine: Engine, q: str, page: int) -> Page:
             )
         )
     query = query.order_by(User.is_flagged.desc(), User.score.desc(), User.id)
-    return _paged(engine, query, page, lambda r: as_json(r, _USER_FIELDS))
+    return _paged(engine, query, page, _user_json)
 
 
-def player(engine: Engine, user_id: int) -> dict[str, Any]:
+def player(engine: Engine, user_id: int) -> PlayerDetail:
     """One player with their newest score events and audit rows, and every flag.
 
     :raise ScoreboardError NOT_FOUND: no such player.
@@ -158,10 +229,10 @@ def player(engine: Engine, user_id: int) -> dict[str, Any]:
             .limit(DETAIL_ROWS)
         ).all()
     return {
-        "user": as_json(user, _USER_FIELDS),
-        "score_events": [as_json(e, _EVENT_FIELDS) for e in events],
+        "user": _user_json(user),
+        "score_events": [cast(ScoreEventRow, as_json(e, _EVENT_FIELDS)) for e in events],
         "flags": [_flag_json(f) for f in found],
-        "audit": [as_json(a, _AUDIT_FIELDS) for a in audit],
+        "audit": [_audit_json(a) for a in audit],
     }
 
 
@@ -172,7 +243,7 @@ def audit_log(
     event: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Page:
+) -> Page[AuditRow]:
     """Audit rows, newest first, about or by `user_id`, of one `event`, in [since, until)."""
     query = select(AuditLog.__table__).order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
     if user_id is not None:
@@ -183,7 +254,7 @@ def audit_log(
         query = query.where(AuditLog.created_at >= since)
     if until is not None:
         query = query.where(AuditLog.created_at < until)
-    return _paged(engine, query, page, lambda r: as_json(r, _AUDIT_FIELDS))
+    return _paged(engine, query, page, _audit_json)
 
 
 def resolve_flag(
@@ -194,7 +265,7 @@ def resolve_flag(
     resolution: str,
     reason: str,
     origin: Origin,
-) -> dict[str, Any]:
+) -> FlagRow:
     """Clear a flag, or confirm it and ban the player until unbanned, in one transaction; the
     player stays flagged while any of their flags is open.
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from flask import Response, current_app
 
 from app.api import bp
 from app.api.context import body, json_response, origin, principal
 from app.api.leaderboard import percentile
+from app.api.responses import Account, Me, SignedIn, Tokens
 from app.api.schemas import LoginIn, MePatch, RegisterIn
 from app.auth.accounts import authenticate, create_user
 from app.auth.privacy import erase_user, export_user
@@ -19,13 +20,26 @@ from app.scoring.board import iso
 from app.services import services
 
 
-def user_json(user: User) -> dict[str, Any]:
+def user_json(user: User) -> Account:
     return {
         "id": user.id,
         "username": user.username,
         "display_name": user.display_name,
         "email": user.email,
-        "role": user.role,
+        "role": user.role,  # type: ignore[typeddict-item]  # the column holds "player" or "admin"
+    }
+
+
+def signed_in(user: User) -> SignedIn:
+    """The token response for a user who just signed in, with their account."""
+    t = cast(Tokens, services().issuer.issue_for(user))  # Authlib's generator gives these five
+    return {
+        "access_token": t["access_token"],
+        "token_type": t["token_type"],
+        "expires_in": t["expires_in"],
+        "refresh_token": t["refresh_token"],
+        "scope": t["scope"],
+        "user": user_json(user),
     }
 
 
@@ -43,7 +57,7 @@ def register() -> Response:
         rules=s.rules,
     )
     db.session.commit()
-    return json_response({**s.issuer.issue_for(user), "user": user_json(user)}, 201)
+    return json_response(signed_in(user), 201)
 
 
 @bp.post("/auth/login")
@@ -60,7 +74,7 @@ def login() -> Response:
         enabled=c["RATELIMIT_ENABLED"],
     )
     db.session.commit()
-    return json_response({**services().issuer.issue_for(user), "user": user_json(user)})
+    return json_response(signed_in(user))
 
 
 def current_account() -> User:
@@ -73,7 +87,7 @@ def current_account() -> User:
     return user
 
 
-def me_json(user: User) -> dict[str, Any]:
+def me_json(user: User) -> Me:
     standing, total = services().standings.rank(user.id)
     return {
         **user_json(user),
@@ -99,11 +113,8 @@ def patch_me() -> Response:
     user = current_account()
     data = body(MePatch)
     moderation = services().moderation
-    if data.display_name is not None:
-        name = " ".join(data.display_name.split())
-        if not name or not name.isprintable():
-            raise ScoreboardError("INVALID_REQUEST", "display_name: must be visible text")
-        moderation.rename(user.id, name, origin())
+    if data.display_name is not None:  # tidied by the model: visible text, single spaces
+        moderation.rename(user.id, data.display_name, origin())
     if data.is_hidden is not None and data.is_hidden != user.is_hidden:
         moderation.set_hidden(user.id, user.id, data.is_hidden, "player privacy choice", origin())
     db.session.expire_all()

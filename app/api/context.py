@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from pydantic import BaseModel, ValidationError
 
+from app.api.queries import invalid
 from app.audit import Origin
 from app.auth.keys import AccessTokens
 from app.auth.principal import SCOPE_ADMIN, SCOPE_READ, SCOPE_SCORE, Principal
@@ -100,23 +101,4 @@ def parse_body(model: type[T], raw: bytes) -> T:
     try:
         return model.model_validate_json(raw or b"")
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise ScoreboardError("INVALID_REQUEST", f"{where}: {first.get('msg')}") from None
-
-
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within bounds.
-
-    :raise ScoreboardError INVALID_REQUEST: not an integer or out of range.
-    """
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ScoreboardError("INVALID_REQUEST", f"{name}: must be an integer") from None
-    if not low <= value <= high:
-        raise ScoreboardError("INVALID_REQUEST", f"{name}: must be between {low} and {high}")
-    return value
+        raise invalid(exc) from None

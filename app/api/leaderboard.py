@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from flask import Response, request
 
 from app.api import bp
-from app.api.context import int_arg, json_response
+from app.api.context import json_response
+from app.api.queries import ID, AroundQuery, LeaderboardQuery, query
+from app.api.responses import Rank
 from app.errors import ScoreboardError
-from app.scoring.board import iso
+from app.scoring.board import Leaderboard, iso
 from app.scoring.ranking import Standing
 from app.services import services
 
@@ -29,13 +31,12 @@ def standing_of(user_id: int) -> tuple[Standing, int]:
 
 @bp.get("/leaderboard")
 def leaderboard() -> Response:
-    limit = int_arg("limit", 10, 1, 100)
-    offset = int_arg("offset", 0, 0, 10**9)
-    page = services().board.page(limit, offset)
+    args = query(LeaderboardQuery)
+    page = services().board.page(args.limit, args.offset)
     return conditional(page.etag, lambda: Response(page.body, mimetype="application/json"))
 
 
-def conditional(etag: str | None, build: Any) -> Response:
+def conditional(etag: str | None, build: Callable[[], Response]) -> Response:
     """304 when the client has this state already; the ETag (if any) and no-cache either way."""
     if etag is not None and request.if_none_match.contains(etag.strip('"')):
         response = Response(status=304)
@@ -47,30 +48,29 @@ def conditional(etag: str | None, build: Any) -> Response:
     return response
 
 
-@bp.get("/leaderboard/around/<int:user_id>")
+@bp.get(f"/leaderboard/around/<{ID}:user_id>")
 def around(user_id: int) -> Response:
-    radius = int_arg("radius", 5, 0, 50)
+    radius = query(AroundQuery).radius
     standing, _ = standing_of(user_id)
     board = services().board
     start = max(standing.rank - 1 - radius, 0)
     standings, total = services().standings.top(standing.rank - start + radius, start)
-    return json_response(
-        {
-            "leaderboard": board.entries(standings),
-            "total_players": total,
-            "last_updated": iso(board.last_updated),
-            "seq": board.seq,
-        }
-    )
+    body: Leaderboard = {
+        "leaderboard": board.entries(standings),
+        "total_players": total,
+        "last_updated": iso(board.last_updated),
+        "seq": board.seq,
+    }
+    return json_response(body)
 
 
-@bp.get("/users/<int:user_id>/rank")
+@bp.get(f"/users/<{ID}:user_id>/rank")
 def user_rank(user_id: int) -> Response:
     standing, total = standing_of(user_id)
     return json_response(rank_body(standing, total))
 
 
-def rank_body(standing: Standing, total: int) -> dict[str, Any]:
+def rank_body(standing: Standing, total: int) -> Rank:
     entry = services().board.entries([standing])[0]
     return {
         "user_id": standing.user_id,

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, cast
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, render_template, request
-from flask_login import current_user, login_required
+from flask_login import current_user
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from app.api.context import json_response, principal
+from app.api.responses import Jwks, ServerMetadata, UserInfo
+from app.api.schemas import VSCHAR, ConsentForm
 from app.auth.server import SCOPES, request_issuer
 from app.errors import ScoreboardError
-from app.extensions import db
+from app.extensions import db, login_manager
 from app.models.oauth import OAuthClient
 from app.models.users import User
 from app.services import services
 from app.web.forms import EmptyForm
 
 bp = Blueprint("oauth", __name__)
+_VSCHAR = re.compile(VSCHAR)
 
 
 def _server():  # type: ignore[no-untyped-def]
@@ -26,11 +31,16 @@ def _server():  # type: ignore[no-untyped-def]
 
 
 def _single_parameters() -> None:
-    """:raise ScoreboardError INVALID_REQUEST: a parameter is repeated (RFC 6749 §3.2); the error
-    handler answers it as `invalid_request` on these endpoints."""
+    """Each parameter once, as printable ASCII (RFC 6749 §3.2, Appendix A).
+
+    :raise ScoreboardError INVALID_REQUEST: the error handler answers it as `invalid_request` on
+        these endpoints.
+    """
     for name, values in request.form.lists():
         if len(values) > 1:
             raise ScoreboardError("INVALID_REQUEST", f"{name}: must not be sent more than once")
+        if not _VSCHAR.fullmatch(values[0]):
+            raise ScoreboardError("INVALID_REQUEST", f"{name}: must be printable ASCII")
 
 
 @bp.post("/oauth/token")
@@ -51,38 +61,39 @@ def userinfo() -> Response:
     user = db.session.get(User, who.user_id)
     if user is None or user.is_deleted:
         raise ScoreboardError("UNAUTHORIZED", "The account no longer exists.")
-    return json_response({"sub": str(user.id), "username": user.username, "email": user.email})
+    info: UserInfo = {"sub": str(user.id), "username": user.username, "email": user.email}
+    return json_response(info)
 
 
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
-    return json_response(services().access.jwks(), headers={"Cache-Control": "public, max-age=300"})
+    keys = cast(Jwks, services().access.jwks())
+    return json_response(keys, headers={"Cache-Control": "public, max-age=300"})
 
 
 @bp.get("/.well-known/oauth-authorization-server")
 def metadata() -> Response:
     base = current_app.config["JWT_ISSUER"] or request_issuer()
     root = request.url_root.rstrip("/")
-    return json_response(
-        {
-            "issuer": base,
-            "authorization_endpoint": f"{root}/oauth/authorize",
-            "token_endpoint": f"{root}/oauth/token",
-            "revocation_endpoint": f"{root}/oauth/revoke",
-            "userinfo_endpoint": f"{root}/oauth/userinfo",
-            "jwks_uri": f"{root}/.well-known/jwks.json",
-            "scopes_supported": SCOPES,
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-            "revocation_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-                "none",
-            ],
-            "code_challenge_methods_supported": ["S256"],
-        }
-    )
+    body: ServerMetadata = {
+        "issuer": base,
+        "authorization_endpoint": f"{root}/oauth/authorize",
+        "token_endpoint": f"{root}/oauth/token",
+        "revocation_endpoint": f"{root}/oauth/revoke",
+        "userinfo_endpoint": f"{root}/oauth/userinfo",
+        "jwks_uri": f"{root}/.well-known/jwks.json",
+        "scopes_supported": SCOPES,
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+    }
+    return json_response(body)
 
 
 SCOPE_TEXT = {
@@ -116,10 +127,24 @@ def _authorization_error(server: Any, err: OAuth2Error) -> Any:
     return render_template("error.html", title="This sign-in link is not valid", message=message), 400
 
 
+def _invalid_link(message: str) -> tuple[str, int]:
+    """The 400 page for an authorization request that cannot be answered on a redirect."""
+    return render_template("error.html", title="This sign-in link is not valid", message=message), 400
+
+
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
-@login_required
 def authorize() -> Any:
-    """The consent page of the authorization-code + PKCE flow for registered clients."""
+    """The consent page of the authorization-code + PKCE flow for registered clients.
+
+    A request naming no registered client and redirect URI is refused here, signed in or not
+    (RFC 6749 §4.1.2.1: never redirect it); so is a consent form without its fields.
+    """
+    if _error_redirect_uri() is None:
+        return _invalid_link("The client is not registered, or the redirect URI is not one of its own.")
+    if request.method == "POST" and not _consent_form():
+        return _invalid_link("The consent form is incomplete.")
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
     server = _server()
     try:
         grant = server.get_consent_grant(end_user=current_user)
@@ -137,3 +162,12 @@ def authorize() -> Any:
         return render_template("error.html", title="Please try again", message="The form expired."), 400
     allowed = current_user if request.form.get("decision") == "allow" else None
     return server.create_authorization_response(grant_user=allowed, grant=grant)
+
+
+def _consent_form() -> bool:
+    """Whether the posted form has the consent page's fields (ConsentForm)."""
+    try:
+        ConsentForm.model_validate(request.form.to_dict())
+    except ValidationError:
+        return False
+    return True

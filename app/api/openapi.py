@@ -1,548 +1,247 @@
-"""The OpenAPI 3.1 document of the JSON API and the OAuth endpoints, and a page that shows it.
+"""The OpenAPI 3.1 document, generated from the route table (app/api/operations.py).
 
-Request bodies come from the pydantic models the views validate with, so the document cannot
-drift from what the API accepts; a test checks that every route is in it and nothing else.
+Every schema comes from pydantic: request bodies, forms and query parameters from the models the
+views validate with, responses from the TypedDicts the views build their bodies as. Nothing here
+names a field. The statuses every operation shares are derived from what the layers do: the
+per-IP limit on /api/v1 (429), body parsing (400, 413), authentication (401, 403), path ids (404).
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from typing import Any, get_origin
 
-from flask import Response
+from flask import Flask, Response, current_app
+from pydantic import BaseModel, TypeAdapter
 
 from app.api import bp
 from app.api.context import json_response
 from app.api.errors import PROTOCOL_PATHS
-from app.api.schemas import (
-    ActionTokenIn,
-    AdjustIn,
-    BanIn,
-    LoginIn,
-    MePatch,
-    ReasonIn,
-    RegisterIn,
-    ResolveIn,
-    ScoreIn,
-)
+from app.api.operations import OPERATIONS, Op
+from app.api.queries import BIGINT
+from app.api.responses import Error, OAuthError
+from app.auth.server import SCOPES
 
 S = dict[str, Any]
-
-
-def _obj(required: tuple[str, ...] = (), **props: S) -> S:
-    schema: S = {"type": "object", "properties": props}
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
-def _ref(name: str) -> S:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _page(key: str, item: str) -> S:
-    return _shape(
-        "page pages total", f"{key} page pages total", **{key: {"type": "array", "items": _ref(item)}}
-    )
-
-
-INT, STR, BOOL = {"type": "integer"}, {"type": "string"}, {"type": "boolean"}
-TIME, MAYBE_TIME = (
-    {"type": "string", "format": "date-time"},
-    {"type": ["string", "null"], "format": "date-time"},
-)
-MAYBE_INT, MAYBE_STR, ANY_OBJ = (
-    {"type": ["integer", "null"]},
-    {"type": ["string", "null"]},
-    {"type": "object"},
-)
-
-# Every field the responses use, by name: a schema lists names (and the required ones).
-FIELDS: dict[str, S] = {
-    **dict.fromkeys(("id", "user_id", "points", "new_score", "score", "total_players", "seq"), INT),
-    **dict.fromkeys(("expires_in", "penalty_level", "page", "pages", "total"), INT),
-    **dict.fromkeys(("username", "display_name", "role", "action_id", "action_type", "rule"), STR),
-    **dict.fromkeys(("action_token", "access_token", "refresh_token", "scope", "event", "outcome"), STR),
-    **dict.fromkeys(("rank", "previous_rank", "next_action_expires_in", "actor_user_id"), MAYBE_INT),
-    **dict.fromkeys(("subject_user_id", "resolved_by"), MAYBE_INT),
-    **dict.fromkeys(("email", "next_action_token", "reason_code", "ip", "user_agent"), MAYBE_STR),
-    **dict.fromkeys(("is_hidden", "is_banned", "is_flagged"), BOOL),
-    **dict.fromkeys(("created_at", "expires_at"), TIME),
-    **dict.fromkeys(("last_updated", "score_updated_at", "banned_until", "suspended_until"), MAYBE_TIME),
-    "resolved_at": MAYBE_TIME,
-    "percentile": {"type": ["number", "null"]},
-    "details": {"type": ["object", "null"]},
+REF = "#/components/schemas/{model}"
+UNSAFE = ("post", "patch", "put", "delete")
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No content",
+    302: "Found: a redirect (see the summary)",
+    304: "Not modified: the board has not changed since the ETag sent in If-None-Match",
+    400: "INVALID_REQUEST (malformed JSON, wrong types, unknown fields, a rule broken) or the "
+    "operation's own refusal (INVALID_ACTION, TOKEN_INVALID, TOKEN_EXPIRED)",
+    401: "UNAUTHORIZED: no valid Bearer token or session",
+    403: "FORBIDDEN (scope, CSRF), ACCOUNT_BANNED, ACCOUNT_SUSPENDED or TOKEN_USER_MISMATCH",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS or TOKEN_ALREADY_USED",
+    413: "INVALID_REQUEST: the body is larger than MAX_CONTENT_LENGTH",
+    414: "URI too long: gunicorn refuses a request line over 4094 bytes (an HTML page)",
+    429: "RATE_LIMITED or COOLDOWN (per-IP limit on every /api/v1 path; per-user limits); see Retry-After",
+    500: "INTERNAL: a fault on our side",
+    503: "Not ready",
 }
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
 
 
-def _shape(names: str, required: str = "", **extra: S) -> S:
-    """An object of the named FIELDS (plus `extra`); `required`: names, or "*" for all."""
-    props = {n: FIELDS[n] for n in names.split()} | extra
-    return _obj(tuple(props) if required == "*" else tuple(required.split()), **props)
+class Schemas:
+    """components/schemas, filled with each type's pydantic schema the first time it is named."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, S] = {}
+
+    def ref(self, kind: Any, mode: str = "serialization") -> S:
+        """A $ref to `kind`'s schema (its nested types become components too)."""
+        if get_origin(kind) is not None:  # a plain container (dict[str, Any]): no name of its own
+            return TypeAdapter(kind).json_schema(mode=mode)  # type: ignore[arg-type]
+        name = kind.__name__
+        if name not in self.components:
+            schema = TypeAdapter(kind).json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+            for nested, sub in schema.pop("$defs", {}).items():
+                self.components.setdefault(nested, sub)
+            self.components[name] = schema
+        return {"$ref": REF.format(model=name)}
+
+    def inline(self, model: type[BaseModel]) -> S:
+        """A model's schema without null branches (a form or query string cannot carry null)."""
+        schema = model.model_json_schema(ref_template=REF)
+        schema["properties"] = {k: _no_null(v) for k, v in schema.get("properties", {}).items()}
+        return schema
 
 
-ADMIN_USER = "id username display_name email role score score_updated_at is_banned banned_until"
-SCHEMAS: dict[str, S] = {
-    "Error": _obj(
-        ("success", "error"),
-        success={"const": False},
-        error=_obj(("code", "message"), code=STR, message=STR, retry_after=INT),
-    ),
-    "OAuthError": _obj(
-        ("error",),
-        error={
-            "enum": [
-                "invalid_request",
-                "invalid_client",
-                "invalid_grant",
-                "unauthorized_client",
-                "unsupported_grant_type",
-                "invalid_scope",
-                "server_error",
-                "temporarily_unavailable",
-            ]
-        },
-        error_description=STR,
-    ),
-    "TokenResponse": _shape(
-        "access_token expires_in refresh_token scope",
-        "access_token token_type expires_in refresh_token scope",
-        token_type={"const": "Bearer"},
-        user=_shape("id username display_name email role"),
-    ),
-    "ActionToken": _shape("action_token action_type expires_at expires_in", "*"),
-    "Accepted": _obj(
-        ("success", "data"),
-        success={"const": True},
-        data=_shape(
-            "user_id username action_id action_type points new_score rank previous_rank "
-            "next_action_token next_action_expires_in",
-            "*",
-        ),
-    ),
-    "Entry": _shape("rank user_id username display_name score last_updated", "*"),
-    "Leaderboard": _shape(
-        "total_players last_updated seq", "*", leaderboard={"type": "array", "items": _ref("Entry")}
-    ),
-    "Rank": _shape("user_id username score rank percentile last_updated", "*"),
-    "Me": _shape(
-        "user_id username display_name email score rank percentile total_players is_hidden is_banned "
-        "last_updated created_at"
-    ),
-    "Flag": _shape(
-        "id user_id username rule details created_at resolved_by resolved_at",
-        "id user_id username rule severity details status created_at",
-        severity={"enum": ["low", "medium", "high", "critical"]},
-        status={"enum": ["open", "cleared", "confirmed"]},
-    ),
-    "AdminUser": _shape(f"{ADMIN_USER} suspended_until penalty_level is_hidden is_flagged created_at"),
-    "AuditEntry": _shape(
-        "id actor_user_id subject_user_id event outcome reason_code ip user_agent details created_at"
-    ),
-    "Player": _obj(
-        ("user", "score_events", "flags", "audit"),
-        user=_ref("AdminUser"),
-        score_events={"type": "array", "items": ANY_OBJ},
-        flags={"type": "array", "items": _ref("Flag")},
-        audit={"type": "array", "items": _ref("AuditEntry")},
-    ),
-    "Moderated": _shape("rank previous_rank total_players", "*", user=_ref("AdminUser")),
-    "FlagPage": _page("flags", "Flag"),
-    "UserPage": _page("users", "AdminUser"),
-    "AuditPage": _page("entries", "AuditEntry"),
-}
-MODELS = (RegisterIn, LoginIn, ActionTokenIn, ScoreIn, MePatch, ReasonIn, BanIn, AdjustIn, ResolveIn)
-
-USER: list[S] = [{"bearer": []}, {"session": []}]
-ADMIN: list[S] = [{"bearer": ["admin"]}, {"session": []}]
-PUBLIC: list[S] = []
-SESSION: list[S] = [{"session": []}]
-STATUS_TEXT = {200: "OK", 201: "Created", 204: "No content", 302: "Redirect to the client's redirect_uri"}
+def _no_null(schema: S) -> S:
+    """`X | None` as X; titles dropped."""
+    out = dict(schema)
+    branches = [b for b in out.pop("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        out |= branches[0]
+    elif branches:
+        out["anyOf"] = branches
+    out.pop("title", None)
+    if "default" in out and out["default"] is None:
+        del out["default"]
+    return out
 
 
-def _query(name: str, schema: S, description: str) -> S:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
-
-def _path(name: str) -> S:
-    return {"name": name, "in": "path", "required": True, "schema": INT}
-
-
-PAGE = _query("page", {"type": "integer", "minimum": 1, "default": 1}, "page number (50 per page)")
-
-# (method, path, tag, summary, security, request model or form fields, parameters, status, response)
-OPERATIONS: list[tuple[str, str, str, str, list[S], Any, list[S], int, S | None]] = [
-    (
-        "post",
-        "/api/v1/auth/register",
-        "accounts",
-        "Create an account; returns tokens",
-        PUBLIC,
-        RegisterIn,
-        [],
-        201,
-        _ref("TokenResponse"),
-    ),
-    (
-        "post",
-        "/api/v1/auth/login",
-        "accounts",
-        "Sign in; returns tokens",
-        PUBLIC,
-        LoginIn,
-        [],
-        200,
-        _ref("TokenResponse"),
-    ),
-    (
-        "get",
-        "/api/v1/me",
-        "accounts",
-        "Your profile, score, rank and percentile",
-        USER,
-        None,
-        [],
-        200,
-        _ref("Me"),
-    ),
-    (
-        "patch",
-        "/api/v1/me",
-        "accounts",
-        "Change your display name or hide yourself",
-        USER,
-        MePatch,
-        [],
-        200,
-        _ref("Me"),
-    ),
-    (
-        "delete",
-        "/api/v1/me",
-        "accounts",
-        "Delete your account (personal data erased)",
-        USER,
-        None,
-        [],
-        204,
-        None,
-    ),
-    ("get", "/api/v1/me/export", "accounts", "Everything held on you, as JSON", USER, None, [], 200, ANY_OBJ),
-    (
-        "post",
-        "/api/v1/actions/token",
-        "scoring",
-        "A one-time token for an action you are about to do",
-        USER,
-        ActionTokenIn,
-        [],
-        201,
-        _ref("ActionToken"),
-    ),
-    (
-        "post",
-        "/api/v1/scores",
-        "scoring",
-        "Submit a completed action; returns the new score and the next token",
-        USER,
-        ScoreIn,
-        [],
-        200,
-        _ref("Accepted"),
-    ),
-    (
-        "get",
-        "/api/v1/leaderboard",
-        "leaderboard",
-        "The top of the board (ETag; If-None-Match gives 304)",
-        PUBLIC,
-        None,
-        [
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, "entries"),
-            _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "entries to skip"),
-        ],
-        200,
-        _ref("Leaderboard"),
-    ),
-    (
-        "get",
-        "/api/v1/leaderboard/around/{user_id}",
-        "leaderboard",
-        "The players ranked around one player",
-        PUBLIC,
-        None,
-        [
-            _path("user_id"),
-            _query(
-                "radius", {"type": "integer", "minimum": 0, "maximum": 50, "default": 5}, "players each side"
-            ),
-        ],
-        200,
-        _ref("Leaderboard"),
-    ),
-    (
-        "get",
-        "/api/v1/users/{user_id}/rank",
-        "leaderboard",
-        "One player's rank and percentile (404 if not ranked)",
-        PUBLIC,
-        None,
-        [_path("user_id")],
-        200,
-        _ref("Rank"),
-    ),
-    (
-        "get",
-        "/api/v1/admin/flags",
-        "admin",
-        "Fraud flags, newest first",
-        ADMIN,
-        None,
-        [
-            _query(
-                "status", {"enum": ["open", "cleared", "confirmed", "all"], "default": "open"}, "which flags"
-            ),
-            PAGE,
-        ],
-        200,
-        _ref("FlagPage"),
-    ),
-    (
-        "post",
-        "/api/v1/admin/flags/{flag_id}/resolve",
-        "admin",
-        "Clear a flag, or confirm it (bans the player)",
-        ADMIN,
-        ResolveIn,
-        [_path("flag_id")],
-        200,
-        _ref("Flag"),
-    ),
-    (
-        "get",
-        "/api/v1/admin/users",
-        "admin",
-        "Search players (username, display name, email); flagged first",
-        ADMIN,
-        None,
-        [_query("q", STR, "text to look for"), PAGE],
-        200,
-        _ref("UserPage"),
-    ),
-    (
-        "get",
-        "/api/v1/admin/users/{user_id}",
-        "admin",
-        "One player with score events, flags and audit rows",
-        ADMIN,
-        None,
-        [_path("user_id")],
-        200,
-        _ref("Player"),
-    ),
-    *(
-        (
-            "post",
-            f"/api/v1/admin/users/{{user_id}}/{act}",
-            "admin",
-            summary,
-            ADMIN,
-            model,
-            [_path("user_id")],
-            200,
-            _ref("Moderated"),
-        )
-        for act, summary, model in (
-            ("ban", "Ban a player, for a while or until unbanned", BanIn),
-            ("unban", "Lift a ban", ReasonIn),
-            ("hide", "Hide a player from the board", ReasonIn),
-            ("unhide", "Show a hidden player again", ReasonIn),
-            ("adjust", "Add or take away points (a score event with source admin)", AdjustIn),
-            ("reset", "Score to 0, off the board until they score again", ReasonIn),
-        )
-    ),
-    (
-        "get",
-        "/api/v1/admin/audit",
-        "admin",
-        "The audit log, newest first",
-        ADMIN,
-        None,
-        [
-            _query("user_id", INT, "rows by or about this player"),
-            _query("event", STR, "e.g. score.rejected, admin.ban"),
-            _query("since", TIME, "ISO 8601, inclusive"),
-            _query("until", TIME, "ISO 8601, exclusive"),
-            PAGE,
-        ],
-        200,
-        _ref("AuditPage"),
-    ),
-    (
-        "post",
-        "/oauth/token",
-        "oauth",
-        "Tokens: refresh_token (rotating; reuse revokes the family) or authorization_code with PKCE",
-        PUBLIC,
+def _parameters(op: Op, schemas: Schemas) -> list[S]:
+    """Path ids, query parameters (from the op's query model) and conditional headers."""
+    out: list[S] = [
         {
-            "grant_type": {"enum": ["refresh_token", "authorization_code"]},
-            "refresh_token": STR,
-            "code": STR,
-            "code_verifier": STR,
-            "redirect_uri": STR,
-            "client_id": STR,
-            "client_secret": STR,
+            "name": n,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": BIGINT},
+        }
+        for n in op.ids
+    ]
+    if op.query is not None:
+        model = schemas.inline(op.query)
+        for name, schema in model["properties"].items():
+            about = schema.pop("description", None)
+            param: S = {"name": name, "in": "query", "required": name in model.get("required", ())}
+            out.append(param | {"schema": schema} | ({"description": about} if about else {}))
+    if 304 in op.errors:
+        out.append({"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}})
+    return out
+
+
+def _statuses(op: Op) -> set[int]:
+    """Every status the operation can answer."""
+    found = {op.ok, *op.errors}
+    if op.path.startswith("/api/v1/"):
+        found |= {429, 500}
+    if op.body is not None or op.form is not None:
+        found |= {400, 413}
+    if op.query is not None:
+        found |= {400, 414}
+    if op.ids:
+        found.add(404)
+    if op.auth != "public":
+        found.add(401)
+    if op.auth == "admin" or (op.auth == "user" and op.method in UNSAFE):
+        found.add(403)
+    return found
+
+
+def _response(op: Op, status: int, schemas: Schemas) -> S:
+    """One status's answer: the op's body on success, else the error shape of its path."""
+    answer: S = {"description": STATUS_TEXT.get(status, "")}
+    if status in (204, 302, 304):
+        if status == 302:
+            answer["headers"] = {"Location": {"schema": {"type": "string"}}}
+        return answer
+    if status < 300 or status == 503:
+        if op.response is str:
+            answer["content"] = {op.media: {"schema": {"type": "string"}}}
+        elif op.response is not None:
+            answer["content"] = {op.media: {"schema": schemas.ref(op.response)}}
+        return answer
+    if op.media == "text/html" or status == 414:
+        answer["content"] = {"text/html": {"schema": {"type": "string"}}}
+    elif op.path in PROTOCOL_PATHS:
+        answer["content"] = {"application/json": {"schema": schemas.ref(OAuthError)}}
+        if status == 401:
+            answer["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+    else:
+        answer["content"] = {"application/json": {"schema": schemas.ref(Error)}}
+    if status == 429:
+        answer["headers"] = RETRY_AFTER
+    return answer
+
+
+def _security(op: Op) -> list[S]:
+    """Bearer, or the session cookie (with the X-CSRFToken header on writes)."""
+    if op.auth == "public":
+        return []
+    session: S = {"session": [], "csrf": []} if op.method in UNSAFE else {"session": []}
+    return [{"bearer": ["admin"] if op.auth == "admin" else []}, session]
+
+
+def _operation(op: Op, schemas: Schemas) -> S:
+    out: S = {"tags": [op.tag], "summary": op.summary, "operationId": _operation_id(op)}
+    out["security"] = _security(op)
+    if params := _parameters(op, schemas):
+        out["parameters"] = params
+    if op.body is not None:
+        body = {"schema": schemas.ref(op.body, mode="validation")}
+        out["requestBody"] = {"required": True, "content": {"application/json": body}}
+    elif op.form is not None:
+        form = {"schema": schemas.inline(op.form)}
+        out["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": form}}
+    out["responses"] = {str(s): _response(op, s, schemas) for s in sorted(_statuses(op))}
+    return out
+
+
+def _operation_id(op: Op) -> str:
+    words = op.path.replace("{", "").replace("}", "").replace(".", "").strip("/").replace("-", "_")
+    return f"{op.method}_{words.replace('/', '_')}"
+
+
+def _components(schemas: Schemas, catalog: list[str]) -> S:
+    """Schemas, with the action types this deployment's catalog has, and the security schemes."""
+    action = schemas.components.get("ActionTokenIn")
+    if action is not None:
+        action["properties"]["action_type"]["enum"] = catalog
+    return {
+        "schemas": schemas.components,
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "session",
+                "description": "browser session",
+            },
+            "csrf": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-CSRFToken",
+                "description": "with a session, on writes",
+            },
+            "oauth": {
+                "type": "oauth2",
+                "flows": {
+                    "authorizationCode": {
+                        "authorizationUrl": "/oauth/authorize",
+                        "tokenUrl": "/oauth/token",
+                        "refreshUrl": "/oauth/token",
+                        "scopes": {s: s for s in SCOPES},
+                    }
+                },
+            },
         },
-        [],
-        200,
-        _ref("TokenResponse"),
-    ),
-    (
-        "get",
-        "/oauth/authorize",
-        "oauth",
-        "The consent page (HTML) of the authorization-code flow; PKCE (S256) required",
-        SESSION,
-        None,
-        [
-            _query(name, STR, about)
-            for name, about in (
-                ("response_type", "code"),
-                ("client_id", "a registered client"),
-                ("redirect_uri", "one of the client's"),
-                ("scope", "space-separated scopes"),
-                ("state", "returned as given"),
-                ("code_challenge", "PKCE"),
-                ("code_challenge_method", "S256"),
-            )
-        ],
-        200,
-        None,
-    ),
-    (
-        "post",
-        "/oauth/authorize",
-        "oauth",
-        "Allow or deny; redirects to the client with a code (or error=access_denied)",
-        SESSION,
-        {"decision": {"enum": ["allow", "deny"]}, "csrf_token": STR},
-        [],
-        302,
-        None,
-    ),
-    (
-        "post",
-        "/oauth/revoke",
-        "oauth",
-        "Revoke a token (RFC 7009)",
-        PUBLIC,
-        {"token": STR, "token_type_hint": STR, "client_id": STR, "client_secret": STR},
-        [],
-        200,
-        None,
-    ),
-    (
-        "get",
-        "/oauth/userinfo",
-        "oauth",
-        "Who the access token belongs to",
-        USER,
-        None,
-        [],
-        200,
-        _obj(("sub", "username"), sub=STR, username=STR, email=MAYBE_STR),
-    ),
-    (
-        "get",
-        "/.well-known/jwks.json",
-        "oauth",
-        "The public keys access tokens are signed with",
-        PUBLIC,
-        None,
-        [],
-        200,
-        _obj(("keys",), keys={"type": "array", "items": ANY_OBJ}),
-    ),
-    (
-        "get",
-        "/.well-known/oauth-authorization-server",
-        "oauth",
-        "Authorization server metadata (RFC 8414)",
-        PUBLIC,
-        None,
-        [],
-        200,
-        ANY_OBJ,
-    ),
-    ("get", "/api/v1/openapi.json", "meta", "This document", PUBLIC, None, [], 200, ANY_OBJ),
-]
-
-
-def _operation(
-    tag: str, summary: str, security: list[S], request: Any, params: list[S], status: int, response: S | None
-) -> S:
-    op: S = {"tags": [tag], "summary": summary, "security": security}
-    if params:
-        op["parameters"] = params
-    if isinstance(request, dict):  # form fields
-        form = {"type": "object", "properties": request}
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/x-www-form-urlencoded": {"schema": form}},
-        }
-    elif request is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(request.__name__)}},
-        }
-    ok: S = {"description": STATUS_TEXT[status]}
-    if response is not None:
-        ok["content"] = {"application/json": {"schema": response}}
-    error = {
-        "description": "Refused (SPEC error codes)",
-        "content": {"application/json": {"schema": _ref("Error")}},
     }
-    op["responses"] = {str(status): ok, "4XX": error}
-    return op
 
 
-@cache
-def document() -> S:
-    """The OpenAPI 3.1 document (built once)."""
-    schemas = dict(SCHEMAS)
-    for model in MODELS:
-        schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+def build(catalog: list[str]) -> S:
+    """The whole document for a deployment whose action catalog has `catalog`."""
+    schemas = Schemas()
     paths: dict[str, S] = {}
-    for method, path, *rest in OPERATIONS:
-        op = paths.setdefault(path, {})[method] = _operation(*rest)
-        if path in PROTOCOL_PATHS:  # RFC 6749 §5.2 / RFC 7009 bodies; 401 with WWW-Authenticate
-            op["responses"]["4XX"] = {
-                "description": "Refused (RFC 6749 §5.2 error; 401 with WWW-Authenticate for invalid_client)",
-                "content": {"application/json": {"schema": _ref("OAuthError")}},
-            }
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Live Scoreboard API",
             "version": "1",
-            "description": "Errors: {success: false, error: {code, message, retry_after?}} with a "
-            "Retry-After header where there is a wait. Bodies over MAX_CONTENT_LENGTH get 413. "
-            "/oauth/token and /oauth/revoke answer errors as their RFCs say: {error, error_description}.",
+            "description": "Errors under /api/v1: {success: false, error: {code, message, retry_after?}}, "
+            "with a Retry-After header where there is a wait. Every /api/v1 path counts toward the "
+            "per-IP limit (429). Bodies over MAX_CONTENT_LENGTH get 413; malformed JSON, wrong types "
+            "and unknown fields 400 INVALID_REQUEST. /oauth/token and /oauth/revoke answer errors as "
+            "their RFCs say: {error, error_description}.",
         },
         "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-                "session": {
-                    "type": "apiKey",
-                    "in": "cookie",
-                    "name": "session",
-                    "description": "A browser session; writes also send the X-CSRFToken header",
-                },
-            },
-        },
+        "components": _components(schemas, catalog),
     }
+
+
+def document(app: Flask | None = None) -> S:
+    """This app's document (built once per app: the action types come from its catalog)."""
+    app = app or current_app
+    if "openapi" not in app.extensions:
+        app.extensions["openapi"] = build(sorted(app.config["ACTION_CATALOG"]))
+    return app.extensions["openapi"]
 
 
 @bp.get("/openapi.json")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, after_this_request, g
 
 from app.api import bp
 from app.api.context import body, json_response, origin, principal
+from app.api.responses import AcceptedBody, ActionToken
 from app.api.schemas import ActionTokenIn, ScoreIn
 from app.scoring.board import iso
 from app.scoring.service import Accepted
@@ -20,15 +19,13 @@ def action_token() -> Response:
     who = principal()
     data = body(ActionTokenIn)
     issued = services().scorer.issue_token(who, data.action_type, origin())
-    return json_response(
-        {
-            "action_token": issued.action_token,
-            "action_type": issued.action_type,
-            "expires_at": iso(issued.expires_at),
-            "expires_in": issued.expires_in,
-        },
-        201,
-    )
+    token: ActionToken = {
+        "action_token": issued.action_token,
+        "action_type": issued.action_type,
+        "expires_at": iso(issued.expires_at),
+        "expires_in": issued.expires_in,
+    }
+    return json_response(token, 201)
 
 
 @bp.post("/scores")
@@ -45,7 +42,7 @@ def _count_submission(response: Response) -> Response:
     return response
 
 
-def accepted_json(a: Accepted) -> dict[str, Any]:
+def accepted_json(a: Accepted) -> AcceptedBody:
     """The body of an accepted submit (SPEC §6)."""
     nxt = a.next_token
     return {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import false, func, or_, select
@@ -14,18 +13,17 @@ from app.errors import ScoreboardError
 from app.fraud.limits import RateLimits
 from app.fraud.rules import FraudRules
 from app.models.users import User
+from app.text import EMAIL_RE, USERNAME_RE
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 # Checked against when the username is unknown, so a miss costs as much as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-password", "pbkdf2:sha256:1000")
 
 
 def validate_new_account(username: str, email: str | None, password: str | None) -> None:
     """:raise ScoreboardError INVALID_REQUEST: naming which field is wrong."""
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):
         raise ScoreboardError("INVALID_REQUEST", "username: 3–32 characters of letters, digits, _ . -")
-    if email is not None and (len(email) > 254 or not EMAIL_RE.match(email) or not email.isprintable()):
+    if email is not None and (len(email) > 254 or not EMAIL_RE.fullmatch(email)):
         raise ScoreboardError("INVALID_REQUEST", "email: not a valid address")
     if password is not None and not 8 <= len(password) <= 128:
         raise ScoreboardError("INVALID_REQUEST", "password: 8–128 characters")

@@ -61,7 +61,7 @@ def _username_taken(session: AnySession, name: str) -> bool:
 
 def _usable_email(session: AnySession, email: str | None) -> str | None:
     """A verified email we may store: well formed and no other player's (never a reason to link)."""
-    if not email or len(email) > 254 or not EMAIL_RE.match(email) or not email.isprintable():
+    if not email or len(email) > 254 or not EMAIL_RE.fullmatch(email):
         return None
     taken = session.execute(select(User.id).where(User.email == email.lower())).first()
     return None if taken else email.lower()

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from app.models import AuditLog, FraudFlag, OAuthAccount, OAuthToken, ScoreEvent, User
 from app.scoring.board import iso
 from app.scoring.moderation import Moderation
+from app.shapes import JSONObject, TypedDict, closed
 
 
 def _row(obj: Any, fields: list[str]) -> dict[str, Any]:
@@ -21,7 +22,18 @@ def _row(obj: Any, fields: list[str]) -> dict[str, Any]:
     return out
 
 
-def export_user(engine: Engine, user_id: int) -> dict[str, Any]:
+@closed
+class Export(TypedDict):
+    """Everything held on a player (GET /api/v1/me/export)."""
+
+    profile: JSONObject
+    score_events: list[JSONObject]
+    audit_log: list[JSONObject]
+    fraud_flags: list[JSONObject]
+    connected_accounts: list[JSONObject]
+
+
+def export_user(engine: Engine, user_id: int) -> Export:
     """Everything held on a player: profile, score events, audit rows and flags about them."""
     with engine.connect() as conn:
         user = conn.execute(select(User).where(User.id == user_id)).one()

@@ -20,7 +20,7 @@ import orjson
 
 from app.live.frames import http_chunk, sse_event, ws_text_frame
 from app.live.metrics import BROADCAST, CONNECTIONS
-from app.scoring.board import Board, iso
+from app.scoring.board import Board, Entry, iso
 from app.scoring.writer import Placement
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class Hub:
         self,
         board: Board,
         min_interval_ms: int,
-        render_board: Callable[[list[dict[str, Any]], int, int], str] | None = None,
+        render_board: Callable[[list[Entry], int, int], str] | None = None,
         render_score: Callable[[dict[str, Any]], str] | None = None,
     ):
         self.board = board
@@ -118,7 +118,7 @@ class Hub:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_top: list[tuple[Any, ...]] | None = None
-        self._last_entries: list[dict[str, Any]] = []
+        self._last_entries: list[Entry] = []
         self.current: Message | None = None
 
     # -- connections -------------------------------------------------------------------
@@ -250,11 +250,11 @@ class Hub:
         return message
 
     @staticmethod
-    def _diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+    def _diff(old: list[Entry], new: list[Entry]) -> tuple[list[dict[str, Any]], list[int]]:
         """Who moved within, into or out of the top 10 (a rank of None: outside it)."""
         before = {e["user_id"]: e for e in old}
         after = {e["user_id"]: e for e in new}
-        changes = []
+        changes: list[dict[str, Any]] = []
         for uid in [*after, *(u for u in before if u not in after)]:
             a, b = before.get(uid), after.get(uid)
             if (

@@ -13,15 +13,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
 from app.scoring.ranking import Standing
+from app.shapes import MaybeTime, TypedDict, closed
 
 log = logging.getLogger(__name__)
 
 GAP_TIMEOUT = 2.0  # seconds to wait for a missing seq before moving on
+
+
+@overload
+def iso(ts: datetime) -> str: ...
+
+
+@overload
+def iso(ts: datetime | None) -> str | None: ...
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -31,12 +40,34 @@ def iso(ts: datetime | None) -> str | None:
     return ts.isoformat(timespec="milliseconds")[:23] + "Z"  # the fixed-width part, then Z
 
 
+@closed
+class Entry(TypedDict):
+    """One line of the board (SPEC §6)."""
+
+    rank: int
+    user_id: int
+    username: str
+    display_name: str
+    score: int
+    last_updated: MaybeTime
+
+
+@closed
+class Leaderboard(TypedDict):
+    """A page of the board: GET /api/v1/leaderboard and /leaderboard/around/{user_id}."""
+
+    leaderboard: list[Entry]
+    total_players: int
+    last_updated: MaybeTime
+    seq: int
+
+
 @dataclass
 class Page:
     seq: int
     body: bytes
     etag: str | None  # None while changes may be missed (Redis away): no 304s then
-    data: dict[str, Any] = field(repr=False)
+    data: Leaderboard = field(repr=False)
 
 
 class Board:
@@ -126,7 +157,7 @@ class Board:
         self, limit: int, offset: int, seq: int, last_updated: datetime | None, etag: bool = True
     ) -> Page:
         standings, total = self._read_top(limit, offset)
-        data = {
+        data: Leaderboard = {
             "leaderboard": self.entries(standings),
             "total_players": total,
             "last_updated": iso(last_updated),
@@ -134,12 +165,12 @@ class Board:
         }
         return Page(seq, orjson.dumps(data), f'"{seq}-{limit}-{offset}"' if etag else None, data)
 
-    def entries(self, standings: list[Standing]) -> list[dict[str, Any]]:
+    def entries(self, standings: list[Standing]) -> list[Entry]:
         """API entries for standings, names from memory (loaded once per player)."""
         missing = [s.user_id for s in standings if s.user_id not in self._names]
         if missing:
             self._names.update(self._load_names(missing))
-        out = []
+        out: list[Entry] = []
         for s in standings:
             username, display_name = self._names.get(s.user_id, ("", ""))
             out.append(

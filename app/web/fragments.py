@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app
 
 from app.api.leaderboard import conditional
+from app.scoring.board import Entry
 from app.services import services
 
 bp = Blueprint("fragments", __name__)
@@ -16,7 +17,7 @@ def board_renderer(app: Flask, oob: bool = True) -> Any:
     """Render the top-10 partial without a request (the broadcaster has none)."""
     template = app.jinja_env.get_template("scoreboard/_board.html")
 
-    def render(entries: list[dict[str, Any]], total: int, seq: int = 0, me: int | None = None) -> str:
+    def render(entries: list[Entry], total: int, seq: int = 0, me: int | None = None) -> str:
         return template.render(entries=entries, total=total, seq=seq, me=me, oob=oob)
 
     return render
