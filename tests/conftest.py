@@ -22,6 +22,7 @@ from tests.services import PG_ADMIN_URL, REDIS_BASE, pg_available, redis_availab
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = [
+    "board_scores",
     "score_events",
     "audit_log",
     "fraud_flags",
@@ -32,6 +33,7 @@ TABLES = [
     "signing_keys",
     "users",
     "board_state",
+    "boards",
 ]
 CATALOG = {
     "complete_task": {"points": 10, "cooldown_seconds": 0, "max_per_hour": 0},
@@ -118,6 +120,10 @@ def clean_postgres(url: str) -> None:
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
         conn.execute("INSERT INTO board_state (id, seq) VALUES (1, 0)")
+        conn.execute(
+            "INSERT INTO boards (slug, title, periods, timezone, created_at, updated_at)"
+            " VALUES ('main', 'Leaderboard', '[]', 'UTC', now(), now())"
+        )
 
 
 @pytest.fixture(params=["embedded", "production"])

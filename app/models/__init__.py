@@ -1,6 +1,7 @@
 """Database models, one module per domain."""
 
 from app.models.audit import AuditLog
+from app.models.boards import Board, BoardScore
 from app.models.fraud import FraudFlag
 from app.models.oauth import OAuthAccount, OAuthAuthorizationCode, OAuthClient, OAuthToken, SigningKey
 from app.models.scores import BoardState, ScoreEvent
@@ -8,6 +9,8 @@ from app.models.users import User
 
 __all__ = [
     "AuditLog",
+    "Board",
+    "BoardScore",
     "BoardState",
     "FraudFlag",
     "OAuthAccount",

@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
+from app.models.boards import MAIN
 from app.models.types import BigId, UTCDateTime, utcnow
 
 
@@ -18,6 +19,9 @@ class ScoreEvent(Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    board: Mapped[str] = mapped_column(  # the board it counted on
+        ForeignKey("boards.slug"), default=MAIN, server_default=MAIN
+    )
     action_id: Mapped[str] = mapped_column(String(64), unique=True)
     action_type: Mapped[str] = mapped_column(String(64))
     points: Mapped[int] = mapped_column(BigInteger)
