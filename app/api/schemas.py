@@ -88,7 +88,11 @@ class ActionRuleIn(Strict):
 
 
 ActionType = Annotated[str, Field(pattern=ACTION_TYPE_RE.pattern)]
-Catalog = Annotated[dict[ActionType, ActionRuleIn], Field(min_length=1, max_length=100)]
+# pydantic writes the key rule as patternProperties alone: other keys must be refused in the schema too
+Catalog = Annotated[
+    dict[ActionType, ActionRuleIn],
+    Field(min_length=1, max_length=100, json_schema_extra={"additionalProperties": False}),
+]
 Title = Annotated[Visible, Field(min_length=1, max_length=TITLE_MAX)]
 Periods = Annotated[
     list[Literal["daily", "weekly", "monthly"]],
