@@ -1,7 +1,8 @@
-"""flask users / oauth-clients / demo / leaderboard / keys commands."""
+"""flask users / oauth-clients / demo / leaderboard / keys / boards commands."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 
@@ -10,7 +11,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.audit import SYSTEM
 from app.auth.accounts import create_user
+from app.boards.registry import BoardRegistry
 from app.errors import ScoreboardError
 from app.extensions import db
 from app.models.oauth import OAuthClient
@@ -43,6 +46,7 @@ def register_cli(app: Flask) -> None:
     demo = AppGroup("demo", help="Demo data.")
     board = AppGroup("leaderboard", help="The rank index.")
     keys = AppGroup("keys", help="Access-token signing keys.")
+    boards = AppGroup("boards", help="Boards and the periods they rank over.")
 
     @users.command("create")
     @click.argument("name")
@@ -140,5 +144,32 @@ def register_cli(app: Flask) -> None:
         click.echo(f"new signing key: {services().access.rotate()}")
         services().access.retire_all_but_newest(2)
 
-    for group in (users, clients, demo, board, keys):
+    @boards.command("create")
+    @click.argument("slug")
+    @click.option("--title", required=True)
+    @click.option("--periods", default="", help="Comma-separated: daily,weekly,monthly (all always exists).")
+    @click.option("--timezone", default="UTC", show_default=True, help="An IANA name, e.g. Europe/Berlin.")
+    @click.option("--catalog", default=None, help="JSON, as ACTION_CATALOG (default: the deployment's).")
+    def boards_create(slug: str, title: str, periods: str, timezone: str, catalog: str | None) -> None:
+        """Create a board."""
+        s = services()
+        try:
+            rules = json.loads(catalog) if catalog is not None else s.config.ACTION_CATALOG
+        except ValueError as err:
+            raise click.BadParameter(f"not JSON: {err}", param_hint="--catalog") from None
+        kept = [p.strip() for p in periods.split(",") if p.strip()]
+        try:
+            made = BoardRegistry(s.engine, s.catalog).create(None, SYSTEM, slug, title, rules, kept, timezone)
+        except ScoreboardError as err:
+            _fail(err)
+        click.echo(f"created board {made.slug} ({', '.join(made.kept)}; {made.timezone})")
+
+    @boards.command("list")
+    def boards_list() -> None:
+        """One line per board: slug, periods, timezone, title."""
+        s = services()
+        for b in BoardRegistry(s.engine, s.catalog).list():
+            click.echo(f"{b.slug}\t{','.join(b.kept)}\t{b.timezone}\t{b.title}")
+
+    for group in (users, clients, demo, board, keys, boards):
         app.cli.add_command(group)

@@ -8,4 +8,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-from app.api import accounts, admin, leaderboard, openapi, scores  # noqa: E402, F401
+from app.api import accounts, admin, boards, leaderboard, openapi, scores  # noqa: E402, F401

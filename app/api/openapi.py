@@ -20,6 +20,7 @@ from app.api.operations import OPERATIONS, Op
 from app.api.queries import BIGINT
 from app.api.responses import Error, OAuthError
 from app.auth.server import SCOPES
+from app.boards.registry import SLUG
 
 S = dict[str, Any]
 REF = "#/components/schemas/{model}"
@@ -95,6 +96,8 @@ def _parameters(op: Op, schemas: Schemas) -> list[S]:
         }
         for n in op.ids
     ]
+    out += [{"name": n, "in": "path", "required": True, "schema": {"type": "string", "pattern": SLUG}}
+            for n in op.slugs]  # fmt: skip
     if op.query is not None:
         model = schemas.inline(op.query)
         for name, schema in model["properties"].items():
@@ -115,7 +118,7 @@ def _statuses(op: Op) -> set[int]:
         found |= {400, 413}
     if op.query is not None:
         found |= {400, 414}
-    if op.ids:
+    if op.ids or op.slugs:
         found.add(404)
     if op.auth != "public":
         found.add(401)

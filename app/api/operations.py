@@ -40,6 +40,7 @@ class Op:
     form: type[BaseModel] | None = None  # application/x-www-form-urlencoded
     query: type[BaseModel] | None = None
     ids: tuple[str, ...] = ()  # integer path parameters (ids: 1 to 2^63 - 1, else 404)
+    slugs: tuple[str, ...] = ()  # board slug path parameters (a malformed or unknown one: 404)
     errors: tuple[int, ...] = ()
     media: str = "application/json"
 
@@ -74,6 +75,16 @@ OPERATIONS: tuple[Op, ...] = (
        "player (404 if not ranked)", Leaderboard, query=q.AroundQuery, ids=("user_id",)),
     Op("get", "/api/v1/users/{user_id}/rank", "leaderboard", "One player's rank and percentile (404 if "
        "not ranked)", r.Rank, ids=("user_id",)),
+    Op("get", "/api/v1/boards", "boards", "Every board: slug, title, periods, timezone", r.BoardList),
+    Op("get", "/api/v1/boards/{slug}", "boards", "One board with its public catalog and current "
+       "periods (404 for an unknown or malformed slug)", r.BoardDetail, slugs=("slug",)),
+    Op("get", "/api/v1/admin/boards", "admin", "Every board with its catalog and current periods",
+       r.AdminBoardList, auth="admin"),
+    Op("post", "/api/v1/admin/boards", "admin", "Create a board (409 if the slug is taken)",
+       r.BoardDetail, 201, auth="admin", body=s.BoardIn, errors=(409,)),
+    Op("patch", "/api/v1/admin/boards/{slug}", "admin", "Change a board's title, catalog, periods or "
+       "timezone (the slug never changes; main keeps the deployment's catalog: 400)", r.BoardDetail,
+       auth="admin", body=s.BoardPatch, slugs=("slug",)),
     Op("get", "/api/v1/admin/flags", "admin", "Fraud flags, newest first", FlagPage, auth="admin",
        query=q.FlagsQuery),
     Op("post", "/api/v1/admin/flags/{flag_id}/resolve", "admin", "Clear a flag, or confirm it (bans "

@@ -167,3 +167,54 @@ class ServerMetadata(TypedDict):
     token_endpoint_auth_methods_supported: list[str]
     revocation_endpoint_auth_methods_supported: list[str]
     code_challenge_methods_supported: list[str]
+
+
+PeriodName = Literal["all", "daily", "weekly", "monthly"]
+Dated = Literal["daily", "weekly", "monthly"]  # the periods a board may keep besides `all`
+
+
+@closed
+class BoardSummary(TypedDict):
+    slug: str
+    title: str
+    periods: list[Dated]
+    timezone: str
+
+
+@closed
+class BoardList(TypedDict):
+    boards: list[BoardSummary]
+
+
+@closed
+class ActionRule(TypedDict):
+    points: int
+    cooldown_seconds: int
+    max_per_hour: int
+
+
+@closed
+class CurrentPeriod(TypedDict):
+    """A period the board ranks over as it stands now; the bounds are null for `all`."""
+
+    period: PeriodName
+    period_key: str
+    starts_at: MaybeTime
+    ends_at: MaybeTime
+
+
+@closed
+class BoardDetail(TypedDict):
+    """A board with its public catalog and its current periods."""
+
+    slug: str
+    title: str
+    periods: list[Dated]
+    timezone: str
+    catalog: dict[str, ActionRule]
+    current: list[CurrentPeriod]
+
+
+@closed
+class AdminBoardList(TypedDict):
+    boards: list[BoardDetail]

@@ -11,6 +11,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from app import text
+from app.boards.periods import zone_names
+from app.boards.registry import SLUG, TITLE_MAX
+from app.scoring.catalog import ACTION_TYPE_RE
 
 
 class Strict(BaseModel):
@@ -74,6 +77,48 @@ class AdjustIn(ReasonIn):
 
 class ResolveIn(ReasonIn):
     resolution: Literal["cleared", "confirmed"]
+
+
+class ActionRuleIn(Strict):
+    """One action type of a board's catalog (the ACTION_CATALOG shape)."""
+
+    points: Annotated[int, Field(ge=-(10**6), le=10**6), WHOLE]
+    cooldown_seconds: Annotated[int, Field(ge=0, le=86400), WHOLE] = 0
+    max_per_hour: Annotated[int, Field(ge=0, le=10**6, description="0: no hourly cap"), WHOLE] = 0
+
+
+ActionType = Annotated[str, Field(pattern=ACTION_TYPE_RE.pattern)]
+# pydantic writes the key rule as patternProperties alone: other keys must be refused in the schema too
+Catalog = Annotated[
+    dict[ActionType, ActionRuleIn],
+    Field(min_length=1, max_length=100, json_schema_extra={"additionalProperties": False}),
+]
+Title = Annotated[Visible, Field(min_length=1, max_length=TITLE_MAX)]
+Periods = Annotated[
+    list[Literal["daily", "weekly", "monthly"]],
+    Field(max_length=3, description="`all` always exists", json_schema_extra={"uniqueItems": True}),
+]
+Zone = Annotated[
+    str,
+    Field(max_length=64, description="an IANA timezone", json_schema_extra={"enum": sorted(zone_names())}),
+]
+
+
+class BoardIn(Strict):
+    slug: str = Field(pattern=SLUG, description="1–32 of a-z, 0-9, -; never changes")
+    title: Title
+    catalog: Catalog
+    periods: Periods = []
+    timezone: Zone = "UTC"
+
+
+class BoardPatch(Strict):
+    """Only the fields sent change; `catalog` cannot be sent for `main` (400)."""
+
+    title: Title | None = None
+    catalog: Catalog | None = None
+    periods: Periods | None = None
+    timezone: Zone | None = None
 
 
 # RFC 6749 §3.2 and Appendix A: unknown parameters are ignored, none may be sent twice, and

@@ -181,3 +181,6 @@ def _first_error(form: Any) -> str:
         label = getattr(form, name).label.text if hasattr(form, name) else name
         return f"{label}: {errors[0]}"
     return "Please check the form."
+
+
+from app.web import admin_boards  # noqa: E402, F401  (the boards page: its routes join this blueprint)

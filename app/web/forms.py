@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.validators import (
     AnyOf,
     DataRequired,
@@ -68,3 +68,22 @@ class AdjustForm(ReasonForm):
 
 class ResolveForm(ReasonForm):
     resolution = StringField("Resolution", validators=[AnyOf(["cleared", "confirmed"])])  # the button pressed
+
+
+class BoardForm(FlaskForm):
+    """A board's settings; the registry checks them (the same rules as the admin API)."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=100)])
+    daily = BooleanField("Daily")
+    weekly = BooleanField("Weekly")
+    monthly = BooleanField("Monthly")
+    timezone = StringField("Timezone (IANA)", default="UTC", validators=[DataRequired(), Length(max=64)])
+    catalog = TextAreaField("Action catalog (JSON, as ACTION_CATALOG)", validators=[Length(max=20_000)])
+
+    def kept(self) -> list[str]:
+        """The periods ticked."""
+        return [name for name in ("daily", "weekly", "monthly") if getattr(self, name).data]
+
+
+class NewBoardForm(BoardForm):
+    slug = StringField("Slug (a-z, 0-9, -; never changes)", validators=[DataRequired(), Length(max=32)])
