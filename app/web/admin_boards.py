@@ -6,6 +6,7 @@ The same registry as the admin API and the CLI; forms post back and redirect (CS
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,9 +63,10 @@ def board_create() -> Response:
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return redirect(url_for("admin.boards"))
-    try:
+
+    def create() -> BoardInfo:
         catalog = json.loads(form.catalog.data or "null")
-        board = registry().create(
+        return registry().create(
             current_user.id,
             origin(),
             form.slug.data,
@@ -73,14 +75,8 @@ def board_create() -> Response:
             form.kept(),
             form.timezone.data,
         )
-    except ValueError as err:
-        flash(f"Action catalog: not JSON ({err}).", "error")
-        return redirect(url_for("admin.boards"))
-    except ScoreboardError as err:
-        flash(err.message, "error")
-        return redirect(url_for("admin.boards"))
-    flash(f"Board {board.slug} created.")
-    return redirect(url_for("admin.boards", _anchor=f"board-{board.slug}"))
+
+    return _saved(create, "created")
 
 
 @bp.post("/boards/<slug>")
@@ -92,20 +88,29 @@ def board_update(slug: str) -> Response:
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return redirect(url_for("admin.boards"))
-    changes: dict[str, Any] = {
-        "title": form.title.data,
-        "periods": form.kept(),
-        "timezone": form.timezone.data,
-    }
-    try:
+
+    def update() -> BoardInfo:
+        changes: dict[str, Any] = {
+            "title": form.title.data,
+            "periods": form.kept(),
+            "timezone": form.timezone.data,
+        }
         if slug != MAIN and (form.catalog.data or "").strip():
             changes["catalog"] = json.loads(form.catalog.data)
-        board = registry().update(current_user.id, origin(), slug, changes)
-    except ValueError as err:
+        return registry().update(current_user.id, origin(), slug, changes)
+
+    return _saved(update, "saved")
+
+
+def _saved(save: Callable[[], BoardInfo], done: str) -> Response:
+    """Create or save a board; flash the outcome and go back to the boards page."""
+    try:
+        board = save()
+    except ValueError as err:  # json.JSONDecodeError
         flash(f"Action catalog: not JSON ({err}).", "error")
         return redirect(url_for("admin.boards"))
     except ScoreboardError as err:
         flash(err.message, "error")
         return redirect(url_for("admin.boards"))
-    flash(f"Board {board.slug} saved.")
+    flash(f"Board {board.slug} {done}.")
     return redirect(url_for("admin.boards", _anchor=f"board-{board.slug}"))
