@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from app.audit import SYSTEM
 from app.auth.accounts import create_user
-from app.boards.registry import BoardRegistry
 from app.errors import ScoreboardError
 from app.extensions import db
 from app.models.oauth import OAuthClient
@@ -159,7 +158,7 @@ def register_cli(app: Flask) -> None:
             raise click.BadParameter(f"not JSON: {err}", param_hint="--catalog") from None
         kept = [p.strip() for p in periods.split(",") if p.strip()]
         try:
-            made = BoardRegistry(s.engine, s.catalog).create(None, SYSTEM, slug, title, rules, kept, timezone)
+            made = s.boards.create(None, SYSTEM, slug, title, rules, kept, timezone)
         except ScoreboardError as err:
             _fail(err)
         click.echo(f"created board {made.slug} ({', '.join(made.kept)}; {made.timezone})")
@@ -168,7 +167,7 @@ def register_cli(app: Flask) -> None:
     def boards_list() -> None:
         """One line per board: slug, periods, timezone, title."""
         s = services()
-        for b in BoardRegistry(s.engine, s.catalog).list():
+        for b in s.boards.list():
             click.echo(f"{b.slug}\t{','.join(b.kept)}\t{b.timezone}\t{b.title}")
 
     for group in (users, clients, demo, board, keys, boards):

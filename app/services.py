@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from app.auth.keys import AccessTokens
 from app.auth.server import TokenIssuer
+from app.boards.registry import BoardRegistry
 from app.fraud.address import AddressLimit
 from app.fraud.limits import RateLimits
 from app.fraud.rules import FraudRules, Thresholds
@@ -60,6 +61,7 @@ class Services:
     hub: Hub
     address_limit: AddressLimit | None
     presence: Presence
+    boards: BoardRegistry
     _started: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -189,6 +191,7 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
         hub,
         AddressLimit(config.RATELIMIT_API_PER_IP, client, f"{ns}:ip") if config.RATELIMIT_ENABLED else None,
         Presence(client, f"{ns}:live:connections", SERVED_BY, lambda: len(hub.connections)),
+        BoardRegistry(engine, catalog),
     )
 
 

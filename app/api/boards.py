@@ -27,9 +27,8 @@ from app.services import services
 
 
 def registry() -> BoardRegistry:
-    """The board registry over this app's database, `main` on its ACTION_CATALOG."""
-    s = services()
-    return BoardRegistry(s.engine, s.catalog)
+    """This app's board registry (`main` on its ACTION_CATALOG)."""
+    return services().boards
 
 
 def summary(board: BoardInfo) -> BoardSummary:

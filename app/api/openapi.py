@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any, get_origin
 
+import orjson
 from flask import Flask, Response, current_app
 from pydantic import BaseModel, TypeAdapter
 
 from app.api import bp
-from app.api.context import json_response
 from app.api.errors import PROTOCOL_PATHS
 from app.api.operations import OPERATIONS, Op
 from app.api.queries import BIGINT
@@ -249,4 +249,8 @@ def document(app: Flask | None = None) -> S:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return json_response(document(), headers={"Cache-Control": "public, max-age=300"})
+    """The document, serialised once per app."""
+    if "openapi.json" not in current_app.extensions:
+        current_app.extensions["openapi.json"] = orjson.dumps(document())
+    body = current_app.extensions["openapi.json"]
+    return Response(body, mimetype="application/json", headers={"Cache-Control": "public, max-age=300"})
