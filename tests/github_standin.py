@@ -114,6 +114,9 @@ class GitHubStandIn:
             assert "application/json" in request.headers.get("Accept", "")
             return jsonify(access_token=token, token_type="bearer", scope="read:user,user:email")
 
+        def bad_credentials() -> Any:
+            return jsonify(message="Bad credentials", documentation_url="https://docs.github.com/rest"), 401
+
         def who() -> GitHubUser | None:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             login = self.tokens.get(token) if scheme.lower() in ("bearer", "token") else None
@@ -123,18 +126,14 @@ class GitHubStandIn:
         def user() -> Any:
             u = who()
             if u is None:
-                return jsonify(
-                    message="Bad credentials", documentation_url="https://docs.github.com/rest"
-                ), 401
+                return bad_credentials()
             return jsonify(login=u.login, id=u.id, node_id=f"U_{u.id}", type="User", name=u.name, email=None)
 
         @app.get("/user/emails")
         def emails() -> Any:
             u = who()
             if u is None:
-                return jsonify(
-                    message="Bad credentials", documentation_url="https://docs.github.com/rest"
-                ), 401
+                return bad_credentials()
             return jsonify(u.emails)
 
         return app

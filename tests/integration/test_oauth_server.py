@@ -118,6 +118,13 @@ def code_flow(
     return oauth, token, verifier, back
 
 
+def refused(call: Any, *args: Any, **kwargs: Any) -> OAuthError:
+    """The OAuthError Authlib's client raises for this call (the RFC error it read)."""
+    with pytest.raises(OAuthError) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
 def test_discovery_names_every_endpoint_and_capability(server: Server, metadata: dict[str, Any]) -> None:
     base = server.url
     assert metadata["issuer"] == base
@@ -152,24 +159,22 @@ def test_code_with_pkce_then_userinfo_and_refresh_rotation(
     rotated = oauth.refresh_token(metadata["token_endpoint"])
     assert rotated["refresh_token"] != first and rotated["access_token"] != token["access_token"]
     assert oauth.get(metadata["userinfo_endpoint"], timeout=10).json()["username"] == username
-    with pytest.raises(OAuthError) as replay:  # the old one is spent, and its family with it
-        oauth.refresh_token(metadata["token_endpoint"], refresh_token=first)
-    assert replay.value.error == "invalid_grant"
-    with pytest.raises(OAuthError) as family:
-        oauth.refresh_token(metadata["token_endpoint"], refresh_token=rotated["refresh_token"])
-    assert family.value.error == "invalid_grant"
+    token_url = metadata["token_endpoint"]
+    # the old one is spent, and its family with it
+    assert refused(oauth.refresh_token, token_url, refresh_token=first).error == "invalid_grant"
+    family = refused(oauth.refresh_token, token_url, refresh_token=rotated["refresh_token"])
+    assert family.error == "invalid_grant"
 
 
 def test_the_library_reads_invalid_grant_for_a_used_code_and_a_bad_refresh_token(
     server: Server, metadata: dict[str, Any]
 ) -> None:
     oauth, _, verifier, back = code_flow(server, metadata, "used", public=True)
-    with pytest.raises(OAuthError) as used:
-        oauth.fetch_token(metadata["token_endpoint"], authorization_response=back, code_verifier=verifier)
-    assert used.value.error == "invalid_grant" and used.value.description
-    with pytest.raises(OAuthError) as bad:
-        oauth.refresh_token(metadata["token_endpoint"], refresh_token="not-a-refresh-token")
-    assert bad.value.error == "invalid_grant"
+    token_url = metadata["token_endpoint"]
+    used = refused(oauth.fetch_token, token_url, authorization_response=back, code_verifier=verifier)
+    assert used.error == "invalid_grant" and used.description
+    bad = refused(oauth.refresh_token, token_url, refresh_token="not-a-refresh-token")
+    assert bad.error == "invalid_grant"
 
 
 def test_revocation_ends_the_refresh_family(server: Server, metadata: dict[str, Any]) -> None:
@@ -178,9 +183,8 @@ def test_revocation_ends_the_refresh_family(server: Server, metadata: dict[str, 
         metadata["revocation_endpoint"], token=token["refresh_token"], token_type_hint="refresh_token"
     )
     assert r.status_code == 200
-    with pytest.raises(OAuthError) as after:
-        oauth.refresh_token(metadata["token_endpoint"], refresh_token=token["refresh_token"])
-    assert after.value.error == "invalid_grant"
+    after = refused(oauth.refresh_token, metadata["token_endpoint"], refresh_token=token["refresh_token"])
+    assert after.error == "invalid_grant"
 
 
 def test_a_wrong_client_secret_is_invalid_client_with_a_challenge(
@@ -196,9 +200,9 @@ def test_a_wrong_client_secret_is_invalid_client_with_a_challenge(
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
     assert r.headers["WWW-Authenticate"].startswith("Basic ")
     oauth = OAuth2Session(client_id, "not-the-secret")
-    with pytest.raises(OAuthError) as err:
-        oauth.refresh_token(metadata["token_endpoint"], refresh_token="x")
-    assert err.value.error == "invalid_client"
+    assert (
+        refused(oauth.refresh_token, metadata["token_endpoint"], refresh_token="x").error == "invalid_client"
+    )
 
 
 def test_denied_consent_and_a_bad_scope_come_back_on_the_redirect(
