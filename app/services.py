@@ -19,13 +19,16 @@ from sqlalchemy.engine import Engine
 
 from app.auth.keys import AccessTokens
 from app.auth.server import TokenIssuer
+from app.boards.periods import Period
 from app.boards.registry import BoardRegistry
+from app.boards.streams import Live, Streams
 from app.fraud.address import AddressLimit
 from app.fraud.limits import RateLimits
 from app.fraud.rules import FraudRules, Thresholds
 from app.live.broker import InProcessBroker, RedisBroker
 from app.live.hub import Hub
 from app.live.presence import Presence
+from app.models.boards import MAIN
 from app.scoring.board import Board
 from app.scoring.catalog import ActionCatalog
 from app.scoring.ledger import Ledger
@@ -34,7 +37,7 @@ from app.scoring.ranking import RankIndex
 from app.scoring.service import Limits, Scorer
 from app.scoring.standings import RedisHealth, Standings
 from app.scoring.tokens import ActionTokenSigner, MemoryTokenStore, RedisTokenStore, derive_key
-from app.scoring.writer import BoardWriter, decode_envelope, start_persisting
+from app.scoring.writer import BoardWriter, decode_envelope, start_persisting, stream_of
 from app.telemetry import SERVED_BY
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ class Services:
     address_limit: AddressLimit | None
     presence: Presence
     boards: BoardRegistry
+    streams: Streams
     _started: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -84,7 +88,8 @@ class Services:
             self.broker.start()
             self.board.resync()
             if self.redis is not None:
-                self._persister = start_persisting(self.writer, self.board, self._stopped)
+                persist_streams = self.streams.persist
+                self._persister = start_persisting(self.writer, self.board, self._stopped, persist_streams)
                 self.presence.start(self._stopped)
             self._started = True
 
@@ -92,6 +97,7 @@ class Services:
         """Stop the listener and close connections (tests, shutdown)."""
         self.broker.stop()
         self.hub.stop()
+        self.streams.stop()
         if self.address_limit is not None:
             self.address_limit.stop()
         self._stopped.set()
@@ -139,8 +145,28 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
         standings.top, load_names, standings.board_state, is_live=lambda: broker.connected and health.up
     )
     hub = Hub(board, config.LIVE_MIN_INTERVAL_MS)
+    registry = BoardRegistry(engine, ActionCatalog(config.ACTION_CATALOG))
+    main = Live(MAIN, Period.ALL, None, "all", board, hub)
+    streams = Streams(
+        engine=engine,
+        registry=registry,
+        redis=client,
+        namespace=ns,
+        health=health,
+        broker=broker,
+        channel=f"{ns}:board",
+        main=main,
+        main_writer=writer,
+        load_names=load_names,
+        min_interval_ms=config.LIVE_MIN_INTERVAL_MS,
+        clock=clock,
+    )
 
     def on_message(message: bytes) -> None:
+        tag, message = stream_of(message)
+        if tag is not None:
+            streams.dispatch(tag, message)
+            return
         placement, event = decode_envelope(message)
         board.handle(event)  # first: the hub reads the board
         hub.handle(placement, event)
@@ -149,15 +175,16 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
     writer.on_local = board.handle
     broker.on_connect(writer.repair)
     broker.on_connect(lambda: board.resync(standings.redis_state if index is not None else None))
+    broker.on_connect(streams.on_connect)
     board.on_change(lambda seq: hub.wake())
 
     secrets_ = [config.SECRET_KEY, *config.SECRET_KEY_FALLBACKS]
     signer = ActionTokenSigner([derive_key(s, "action-tokens") for s in secrets_], config.ACTION_TOKEN_TTL)
     tokens = RedisTokenStore(client, ns) if client is not None else MemoryTokenStore()
     rules = FraudRules(engine, limits, Thresholds.from_config(config), clock)
-    ledger = Ledger(engine, writer)
-    moderation = Moderation(ledger, clock)
-    catalog = ActionCatalog(config.ACTION_CATALOG)
+    ledger = Ledger(engine, writer, streams)
+    moderation = Moderation(ledger, streams, clock)
+    catalog = registry.default
     scorer = Scorer(
         engine=engine,
         ledger=ledger,
@@ -167,6 +194,7 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
         limits=limits,
         policy=Limits.from_config(config),
         writer=writer,
+        streams=streams,
         rules=rules,
         unban=lambda uid: _discard(moderation.unban(None, uid)),
         clock=clock,
@@ -190,8 +218,9 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
         catalog,
         hub,
         AddressLimit(config.RATELIMIT_API_PER_IP, client, f"{ns}:ip") if config.RATELIMIT_ENABLED else None,
-        Presence(client, f"{ns}:live:connections", SERVED_BY, lambda: len(hub.connections)),
-        BoardRegistry(engine, catalog),
+        Presence(client, f"{ns}:live:connections", SERVED_BY, streams.connections),
+        registry,
+        streams,
     )
 
 

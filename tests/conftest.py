@@ -23,6 +23,7 @@ from tests.services import PG_ADMIN_URL, REDIS_BASE, pg_available, redis_availab
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = [
     "board_scores",
+    "stream_state",
     "score_events",
     "audit_log",
     "fraud_flags",

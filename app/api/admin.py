@@ -9,9 +9,10 @@ from app.api import bp
 from app.api.context import body, json_response, origin, principal
 from app.api.queries import ID, AuditQuery, FlagsQuery, UsersQuery, query
 from app.api.responses import Moderated
-from app.api.schemas import AdjustIn, BanIn, ReasonIn, ResolveIn
+from app.api.schemas import AdjustIn, BanIn, BoardReasonIn, ReasonIn, ResolveIn
 from app.auth.principal import SCOPE_ADMIN, Principal
 from app.errors import ScoreboardError
+from app.models.boards import MAIN
 from app.scoring.moderation import Moderation
 from app.scoring.writer import Placement
 from app.services import services
@@ -72,7 +73,7 @@ def moderated(user_id: int, placement: Placement) -> Response:
     return json_response(body)
 
 
-BODIES: dict[str, type[ReasonIn]] = {"ban": BanIn, "adjust": AdjustIn}
+BODIES: dict[str, type[ReasonIn]] = {"ban": BanIn, "adjust": AdjustIn, "reset": BoardReasonIn}
 
 
 @bp.post(f"/admin/users/<{ID}:user_id>/<act>")
@@ -90,6 +91,7 @@ def admin_moderate(user_id: int, act: str) -> Response:
         origin(),
         points=getattr(data, "points", 0),
         duration_seconds=getattr(data, "duration_seconds", None),
+        board=getattr(data, "board", MAIN),
     )
     return moderated(user_id, placement)
 

@@ -9,20 +9,26 @@ from flask import Response
 from app.api import bp
 from app.api.admin import admin
 from app.api.context import body, json_response, origin
+from app.api.leaderboard import conditional, percentile
+from app.api.queries import ID, BoardAroundQuery, BoardLeaderboardQuery, StreamQuery, query
 from app.api.responses import (
     ActionRule,
     AdminBoardList,
     BoardDetail,
+    BoardLeaderboard,
     BoardList,
+    BoardRank,
     BoardSummary,
     CurrentPeriod,
     Dated,
 )
 from app.api.schemas import BoardIn, BoardPatch
 from app.boards.registry import BoardInfo, BoardRegistry, is_slug, rules
+from app.boards.stream import Stream
 from app.errors import ScoreboardError
 from app.models.types import utcnow
 from app.scoring.board import iso
+from app.scoring.ranking import Standing
 from app.services import services
 
 
@@ -72,6 +78,95 @@ def boards_list() -> Response:
 def board_read(slug: str) -> Response:
     boards = registry()
     return json_response(detail(boards, board_at(boards, slug)))
+
+
+def stream_at(slug: str, period: str | None, at: str | None) -> tuple[BoardInfo, Stream, bool]:
+    """The (board, period, key) a read asks for, and whether the key is the current one.
+
+    :raise ScoreboardError: NOT_FOUND (no such board), INVALID_REQUEST (a period the board does
+        not keep, a future key).
+    """
+    streams = services().streams
+    if not is_slug(slug):
+        raise ScoreboardError("NOT_FOUND", "No such board: a slug is 1 to 32 of a-z, 0-9 and -.")
+    info, stream = streams.stream(slug, period, at)
+    return info, stream, streams.is_current(stream, streams.now())
+
+
+def _labels(info: BoardInfo, stream: Stream) -> dict[str, object]:
+    w = services().streams.window(info, stream)
+    return {
+        "board": stream.board,
+        "period": stream.period.value,
+        "period_key": stream.key,
+        "starts_at": iso(w.starts_at),
+        "ends_at": iso(w.ends_at),
+    }
+
+
+@bp.get("/boards/<slug>/leaderboard")
+def board_leaderboard(slug: str) -> Response:
+    args = query(BoardLeaderboardQuery)
+    info, stream, current = stream_at(slug, args.period, args.at)
+    streams = services().streams
+    if current:
+        page = streams.live(slug, stream.period).board.page(args.limit, args.offset)
+        data, etag = page.data, page.etag
+    else:
+        data = streams.past_page(info, stream, args.limit, args.offset)
+        etag = f'"{stream.key}-final-{args.limit}-{args.offset}"'
+    out = cast(BoardLeaderboard, {**data, **_labels(info, stream)})
+    return conditional(etag, lambda: json_response(out))
+
+
+def _standing(stream: Stream, current: bool, user_id: int) -> tuple[Standing, int]:
+    """:raise ScoreboardError NOT_FOUND: the player is not ranked in this stream."""
+    standing, total = services().streams.rank(stream, current, user_id)
+    if standing is None:
+        raise ScoreboardError("NOT_FOUND", f"Player {user_id} is not on this board in this period.")
+    return standing, total
+
+
+@bp.get(f"/boards/<slug>/leaderboard/around/<{ID}:user_id>")
+def board_around(slug: str, user_id: int) -> Response:
+    args = query(BoardAroundQuery)
+    info, stream, current = stream_at(slug, args.period, args.at)
+    streams = services().streams
+    standing, _ = _standing(stream, current, user_id)
+    start = max(standing.rank - 1 - args.radius, 0)
+    rows, total = streams.top(stream, current, standing.rank - start + args.radius, start)
+    live = streams.live(slug, stream.period)
+    out = cast(
+        BoardLeaderboard,
+        {
+            "leaderboard": streams.entries(stream, rows),
+            "total_players": total,
+            "last_updated": iso(live.board.last_updated) if current else None,
+            "seq": live.board.seq if current else 0,
+            **_labels(info, stream),
+        },
+    )
+    return json_response(out)
+
+
+@bp.get(f"/boards/<slug>/users/<{ID}:user_id>/rank")
+def board_user_rank(slug: str, user_id: int) -> Response:
+    args = query(StreamQuery)
+    _, stream, current = stream_at(slug, args.period, args.at)
+    standing, total = _standing(stream, current, user_id)
+    entry = services().streams.entries(stream, [standing])[0]
+    out: BoardRank = {
+        "user_id": standing.user_id,
+        "username": entry["username"],
+        "score": standing.score,
+        "rank": standing.rank,
+        "percentile": percentile(standing.rank, total),
+        "last_updated": entry["last_updated"],
+        "board": stream.board,
+        "period": stream.period.value,  # type: ignore[typeddict-item]
+        "period_key": stream.key,
+    }
+    return json_response(out)
 
 
 @bp.get("/admin/boards")

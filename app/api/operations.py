@@ -51,7 +51,7 @@ MODERATION = (
     ("hide", "Hide a player from the board", s.ReasonIn),
     ("unhide", "Show a hidden player again", s.ReasonIn),
     ("adjust", "Add or take away points (a score event with source admin)", s.AdjustIn),
-    ("reset", "Score to 0, off the board until they score again", s.ReasonIn),
+    ("reset", "Score to 0, off the board until they score again", s.BoardReasonIn),
 )
 
 OPERATIONS: tuple[Op, ...] = (
@@ -66,7 +66,7 @@ OPERATIONS: tuple[Op, ...] = (
        auth="user"),
     Op("get", "/api/v1/me/export", "accounts", "Everything held on you, as JSON", Export, auth="user"),
     Op("post", "/api/v1/actions/token", "scoring", "A one-time token for an action you are about to do",
-       r.ActionToken, 201, auth="user", body=s.ActionTokenIn),
+       r.ActionToken, 201, auth="user", body=s.ActionTokenIn, errors=(404,)),
     Op("post", "/api/v1/scores", "scoring", "Submit a completed action; returns the new score and the "
        "next token", r.AcceptedBody, auth="user", body=s.ScoreIn, errors=(409,)),
     Op("get", "/api/v1/leaderboard", "leaderboard", "The top of the board (ETag; If-None-Match gives "
@@ -78,6 +78,15 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/api/v1/boards", "boards", "Every board: slug, title, periods, timezone", r.BoardList),
     Op("get", "/api/v1/boards/{slug}", "boards", "One board with its public catalog and current "
        "periods (404 for an unknown or malformed slug)", r.BoardDetail, slugs=("slug",)),
+    Op("get", "/api/v1/boards/{slug}/leaderboard", "boards", "The top of one period of a board; a past "
+       "`at` gives its final standings (ETag; If-None-Match gives 304)", r.BoardLeaderboard,
+       query=q.BoardLeaderboardQuery, slugs=("slug",), errors=(304,)),
+    Op("get", "/api/v1/boards/{slug}/leaderboard/around/{user_id}", "boards", "The players ranked "
+       "around one player in one period of a board (404 if not ranked there)", r.BoardLeaderboard,
+       query=q.BoardAroundQuery, slugs=("slug",), ids=("user_id",)),
+    Op("get", "/api/v1/boards/{slug}/users/{user_id}/rank", "boards", "One player's rank in one period "
+       "of a board (404 if not ranked there)", r.BoardRank, query=q.StreamQuery, slugs=("slug",),
+       ids=("user_id",)),
     Op("get", "/api/v1/admin/boards", "admin", "Every board with its catalog and current periods",
        r.AdminBoardList, auth="admin"),
     Op("post", "/api/v1/admin/boards", "admin", "Create a board (409 if the slug is taken)",

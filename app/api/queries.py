@@ -61,6 +61,36 @@ class AroundQuery(Query):
     radius: Annotated[int, Field(ge=0, le=50, description="players each side"), DIGITS] = 5
 
 
+PeriodName = Literal["all", "daily", "weekly", "monthly"]
+
+
+class StreamQuery(Query):
+    """Which period of a board (SPEC §14)."""
+
+    period: PeriodName = Field(default="all", description="one the board keeps (else 400)")
+    at: str | None = Field(
+        default=None,
+        pattern=r"^(all|[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-W[0-9]{2}|[0-9]{4}-[0-9]{2})$",
+        description="a period key: 2026-12-02, 2026-W49, 2026-12 (default: the current one; a past "
+        "one gives its final standings; a future one: 400)",
+    )
+
+
+class BoardLeaderboardQuery(LeaderboardQuery, StreamQuery):
+    pass
+
+
+class BoardAroundQuery(AroundQuery, StreamQuery):
+    pass
+
+
+class LiveQuery(Query):
+    """The stream a live connection, fragment or widget follows."""
+
+    board: str = Field(default="main", pattern=r"^[a-z0-9-]{1,32}$", description="a board's slug")
+    period: PeriodName = Field(default="all", description="one the board keeps")
+
+
 class FlagsQuery(Query):
     status: Literal["open", "cleared", "confirmed", "all"] = "open"
     page: Page = 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from app.admin.review import AdminUser
+from app.scoring.board import Entry
 from app.shapes import JSONObject, MaybeTime, NotRequired, Time, TypedDict, closed
 
 
@@ -218,3 +219,33 @@ class BoardDetail(TypedDict):
 @closed
 class AdminBoardList(TypedDict):
     boards: list[BoardDetail]
+
+
+@closed
+class BoardLeaderboard(TypedDict):
+    """A page of one (board, period): the leaderboard shape with the stream it is of."""
+
+    leaderboard: list[Entry]
+    total_players: int
+    last_updated: MaybeTime
+    seq: int
+    board: str
+    period: PeriodName
+    period_key: str
+    starts_at: MaybeTime
+    ends_at: MaybeTime
+
+
+@closed
+class BoardRank(TypedDict):
+    """One player's rank in one (board, period)."""
+
+    user_id: int
+    username: str
+    score: int
+    rank: int
+    percentile: float
+    last_updated: MaybeTime
+    board: str
+    period: PeriodName
+    period_key: str

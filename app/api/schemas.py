@@ -51,7 +51,8 @@ class LoginIn(Strict):
 
 
 class ActionTokenIn(Strict):
-    action_type: str = Field(max_length=64, description="an action type of the catalog")
+    action_type: str = Field(max_length=64, description="an action type of the board's catalog")
+    board: str = Field(default="main", pattern=SLUG, description="the board it scores on (404 if unknown)")
 
 
 class ScoreIn(Strict):
@@ -71,7 +72,11 @@ class BanIn(ReasonIn):
     duration_seconds: Annotated[int, Field(ge=1, le=10 * 365 * 86400), WHOLE] | None = None
 
 
-class AdjustIn(ReasonIn):
+class BoardReasonIn(ReasonIn):
+    board: str = Field(default="main", pattern=SLUG, description="the board (404 if unknown)")
+
+
+class AdjustIn(BoardReasonIn):
     points: Annotated[int, Field(ge=-(10**12), le=10**12), WHOLE]
 
 

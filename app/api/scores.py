@@ -18,7 +18,7 @@ from app.telemetry import record_submission
 def action_token() -> Response:
     who = principal()
     data = body(ActionTokenIn)
-    issued = services().scorer.issue_token(who, data.action_type, origin())
+    issued = services().scorer.issue_token(who, data.action_type, origin(), data.board)
     token: ActionToken = {
         "action_token": issued.action_token,
         "action_type": issued.action_type,

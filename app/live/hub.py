@@ -26,6 +26,7 @@ from app.scoring.writer import Placement
 log = logging.getLogger(__name__)
 
 TOP = 10
+MAIN_LABELS = {"board": "main", "period": "all", "period_key": "all"}
 YIELD_EVERY = 256  # connections written between yields to the request greenlets
 
 
@@ -120,6 +121,8 @@ class Hub:
         self._last_top: list[tuple[Any, ...]] | None = None
         self._last_entries: list[Entry] = []
         self.current: Message | None = None
+        # the stream every event names in `data`: board, period, period_key
+        self.labels: Callable[[], dict[str, str]] = lambda: MAIN_LABELS
 
     # -- connections -------------------------------------------------------------------
 
@@ -173,6 +176,7 @@ class Hub:
                 "points_gained": event.get("points", 0),
                 "rank": placement.rank,
                 "previous_rank": placement.previous_rank,
+                **self.labels(),
             }
             render = partial(self.render_score, data) if self.render_score else None
             message = Message("score_update", event.get("seq") or self.board.seq, data, render)
@@ -191,7 +195,7 @@ class Hub:
     def stop(self) -> None:
         self._stopped.set()
         self._wake.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread.ident is not None:  # started
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
@@ -229,18 +233,24 @@ class Hub:
 
     def _build(self, force: bool = False) -> Message | None:
         """The leaderboard_update for the newest state, or None if the top 10 did not change."""
+        labels = self.labels()
         page = self.board.page(TOP, 0)
         entries = page.data["leaderboard"]
-        key = [(e["user_id"], e["rank"], e["display_name"], e["score"]) for e in entries]
+        key = [
+            (labels["period_key"],),
+            *((e["user_id"], e["rank"], e["display_name"], e["score"]) for e in entries),
+        ]
         if not force and self.current is not None:
             if key == self._last_top or page.seq <= (self.current.seq or 0):
                 return None  # unchanged, or not yet counted: clients would drop it
-        changes, changed_ranks = self._diff(self._last_entries, entries)
+        same_period = self._last_top is not None and self._last_top[0] == key[0]
+        changes, changed_ranks = self._diff(self._last_entries if same_period else [], entries)
         data = {
             "leaderboard": entries,
             "changes": changes,
             "changed_ranks": changed_ranks,
             "total_players": page.data["total_players"],
+            **labels,
         }
         total = page.data["total_players"]
         seq = page.seq

@@ -1,7 +1,7 @@
 """Database models, one module per domain."""
 
 from app.models.audit import AuditLog
-from app.models.boards import Board, BoardScore
+from app.models.boards import Board, BoardScore, StreamState
 from app.models.fraud import FraudFlag
 from app.models.oauth import OAuthAccount, OAuthAuthorizationCode, OAuthClient, OAuthToken, SigningKey
 from app.models.scores import BoardState, ScoreEvent
@@ -19,5 +19,6 @@ __all__ = [
     "OAuthToken",
     "ScoreEvent",
     "SigningKey",
+    "StreamState",
     "User",
 ]

@@ -60,3 +60,16 @@ class BoardScore(Model):
             user_id.asc(),
         ),
     )
+
+
+class StreamState(Model):
+    """The newest seq and last-updated time of one (board, period) live stream, `main`'s all-time
+    stream excepted (that is `board_state`): bumped in each changing transaction in the embedded
+    mode, persisted from Redis in production so a restarted Redis never counts backwards."""
+
+    __tablename__ = "stream_state"
+
+    board: Mapped[str] = mapped_column(ForeignKey("boards.slug", ondelete="CASCADE"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime)

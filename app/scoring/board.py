@@ -129,6 +129,11 @@ class Board:
             self._advance()
         self._notify()
 
+    def invalidate(self) -> None:
+        """Forget the cached pages (what they show changed without a seq: a period rolled over)."""
+        with self._lock:
+            self._pages.clear()
+
     def stop(self) -> None:
         """Cancel a pending gap check (shutdown, tests)."""
         timer = self._gap_timer

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 from sqlalchemy import bindparam, text, update
@@ -28,7 +28,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.audit import SYSTEM, Origin, audit_row, write_audit
 from app.batch import Batcher
+from app.boards.periods import Period
+from app.boards.stream import MAIN_STREAM, Stream
 from app.errors import ScoreboardError
+from app.models.boards import MAIN
 from app.models.scores import ScoreEvent
 from app.models.types import UTCDateTime
 from app.models.users import User
@@ -56,25 +59,56 @@ _CLAIM = text(
 # The audit details are the change's own, with the score after it added (as `_write` does).
 _ACCEPT_PG = (
     "WITH v AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(%(changes)s::jsonb)"
-    " AS v(uid bigint, points bigint, source text, action_id text, action_type text, ip text,"
-    " ua text, now timestamptz, event text, actor bigint, details jsonb)),"
+    " AS v(uid bigint, points bigint, board text, keys jsonb, source text, action_id text,"
+    " action_type text, ip text, ua text, now timestamptz, event text, actor bigint, details jsonb)),"
     " l AS MATERIALIZED (SELECT id FROM users WHERE id IN (SELECT uid FROM v) ORDER BY id FOR UPDATE),"
     " u AS ("
-    " UPDATE users SET score = users.score + v.points, score_updated_at = v.now,"
+    " UPDATE users SET score = users.score + CASE WHEN v.board = 'main' THEN v.points ELSE 0 END,"
+    " score_updated_at = CASE WHEN v.board = 'main' THEN v.now ELSE users.score_updated_at END,"
     " rank_version = users.rank_version + 1, updated_at = v.now"
     " FROM v JOIN l ON l.id = v.uid WHERE users.id = v.uid"
     " RETURNING users.id, users.score, users.rank_version, users.score_updated_at, users.is_banned,"
     " users.is_hidden, users.username, users.display_name, v.*),"
-    " e AS (INSERT INTO score_events"
-    " (user_id, action_id, action_type, points, score_after, source, ip, user_agent, created_at)"
-    " SELECT id, action_id, action_type, points, score, source, ip, ua, now FROM u),"
+    " s AS (INSERT INTO board_scores"
+    " (board, period_key, user_id, period, score, score_updated_at, rank_version)"
+    " SELECT u.board, k.key, u.id, k.period, u.points, u.now, u.rank_version"
+    " FROM u CROSS JOIN LATERAL jsonb_to_recordset(u.keys) AS k(period text, key text)"
+    " ON CONFLICT (board, period_key, user_id) DO UPDATE SET"
+    " score = board_scores.score + excluded.score, score_updated_at = excluded.score_updated_at,"
+    " rank_version = excluded.rank_version"
+    " RETURNING board, period, period_key, user_id, score, score_updated_at),"
+    " t AS (SELECT u.*, CASE WHEN u.board = 'main' THEN u.score ELSE (SELECT s.score FROM s"
+    " WHERE s.user_id = u.id AND s.period_key = 'all') END AS after FROM u),"
+    " e AS (INSERT INTO score_events (user_id, board, action_id, action_type, points, score_after,"
+    " source, ip, user_agent, created_at)"
+    " SELECT id, board, action_id, action_type, points, after, source, ip, ua, now FROM t),"
     " a AS (INSERT INTO audit_log"
     " (actor_user_id, subject_user_id, event, outcome, ip, user_agent, details, created_at)"
     " SELECT actor, id, event, 'success', ip, ua,"
-    " details || jsonb_build_object('score_after', score), now FROM u)"
-    " SELECT id, score, rank_version, score_updated_at, is_banned, is_hidden, username, display_name"
-    " FROM u"
+    " details || jsonb_build_object('score_after', after), now FROM t)"
+    " SELECT id, score, rank_version, score_updated_at, is_banned, is_hidden, username, display_name,"
+    " (SELECT jsonb_agg(jsonb_build_array(s.board, s.period, s.period_key, s.score, s.score_updated_at))"
+    " FROM s WHERE s.user_id = u.id) FROM u"
 )
+# one row of board_scores: a (board, period key) other than main's all-time
+_UPSERT = (
+    text(
+        "INSERT INTO board_scores (board, period_key, user_id, period, score, score_updated_at, rank_version)"
+        " VALUES (:board, :key, :uid, :period, :points, :now, :version)"
+        " ON CONFLICT (board, period_key, user_id) DO UPDATE SET score = board_scores.score + excluded.score,"
+        " score_updated_at = excluded.score_updated_at, rank_version = excluded.rank_version"
+        " RETURNING score, score_updated_at"
+    )
+    .bindparams(bindparam("now", type_=_TS))
+    .columns(score_updated_at=_TS)
+)
+_DROP = text("DELETE FROM board_scores WHERE board = :board AND period_key = :key AND user_id = :uid")
+_ALL_TIME = text(
+    "SELECT score FROM board_scores WHERE board = :board AND period_key = 'all' AND user_id = :uid"
+)
+_ROWS_OF = text(
+    "SELECT board, period, period_key, score, score_updated_at FROM board_scores WHERE user_id = :uid"
+).columns(score_updated_at=_TS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +143,22 @@ class Change:
     reset: bool = False  # the score to 0, off the board until the next score (with `entry`)
     entry: Entry | None = None  # the score event; None: the score does not change
     columns: Mapping[str, Any] = field(default_factory=dict)  # other columns of `users` to set
+    board: str = MAIN  # the board a score change (`entry`) counts on
+    # the rows of `board_scores` it counts in: (period, key) of the board's current periods, and
+    # ("all", "all") on a board other than main (whose all-time score is `users.score`)
+    keys: tuple[tuple[str, str], ...] = ()
+
+
+class Row(NamedTuple):
+    """A player's score in one stream after a change."""
+
+    stream: Stream
+    score: int
+    score_updated_at: datetime | None
 
 
 class After(NamedTuple):
-    """The player's row after a change, as the board needs it."""
+    """The player's row after a change, as the board needs it, and the stream rows it touched."""
 
     score: int
     rank_version: int
@@ -121,15 +167,21 @@ class After(NamedTuple):
     is_hidden: bool
     username: str
     display_name: str
+    rows: tuple[Row, ...] = ()
 
     @property
     def ranked(self) -> bool:
-        return self.score_updated_at is not None and not self.is_banned and not self.is_hidden
+        return self.ranks(self.score_updated_at)
+
+    def ranks(self, score_updated_at: datetime | None) -> bool:
+        """Whether a score reached at `score_updated_at` (None: never) is on a board."""
+        return score_updated_at is not None and not self.is_banned and not self.is_hidden
 
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """A committed change: the player's score and name after it, and their place."""
+    """A committed change: the player's score on the board and name after it, and their place
+    on its all-time stream."""
 
     score: int
     username: str
@@ -141,26 +193,51 @@ class ActionReplayed(Exception):
 
 
 def accepted_action(
-    user_id: int, action_id: str, action_type: str, points: int, now: datetime, origin: Origin
+    user_id: int,
+    action_id: str,
+    action_type: str,
+    points: int,
+    now: datetime,
+    origin: Origin,
+    board: str = MAIN,
+    keys: tuple[tuple[str, str], ...] = (),
 ) -> Change:
     """The change one accepted action makes."""
+    details: dict[str, Any] = {"action_id": action_id, "points": points}
+    if board != MAIN:
+        details["board"] = board
     return Change(
         "score",
         user_id,
         now,
-        Audit("score.accepted", user_id, details={"action_id": action_id, "points": points}),
+        Audit("score.accepted", user_id, details=details),
         origin,
         points=points,
         entry=Entry("action", action_id, action_type),
+        board=board,
+        keys=keys,
     )
+
+
+class Streams(Protocol):
+    """What the ledger asks of the boards' streams."""
+
+    def writer(self, stream: Stream) -> BoardWriter:
+        """The write path of a stream other than main's all-time one."""
+        ...
+
+    def is_current(self, stream: Stream, now: datetime) -> bool:
+        """Whether a stream's period key is current at `now` (ended ones are frozen)."""
+        ...
 
 
 class Ledger:
     """Writes changes and hands them to the board writer; see the module docstring."""
 
-    def __init__(self, engine: Engine, writer: BoardWriter):
+    def __init__(self, engine: Engine, writer: BoardWriter, streams: Streams):
         self.engine = engine
         self.writer = writer
+        self.streams = streams
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.batched = engine.dialect.name == "postgresql" and not writer.seq_in_database
         self._batch: Batcher[Change, After] = Batcher(self.accept_many)
@@ -176,8 +253,8 @@ class Ledger:
             if also is not None:
                 also(conn)
             row = self._write(conn, change)
-            seq = bump_seq(conn, change.now) if self.writer.seq_in_database else None
-        return self._publish(change, row, seq, True, previous.rank if previous else None)
+            seqs = self._bump(conn, change, row, lambda _: True)
+        return self._publish(change, row, seqs, True, previous.rank if previous else None)
 
     def accept(self, change: Change, previous_rank: int | None = None) -> Recorded:
         """Write an accepted action (batched with concurrent ones on PostgreSQL), then publish it;
@@ -187,15 +264,28 @@ class Ledger:
         """
         try:
             if self.batched:
-                row, seq = self._batch(change), None
+                row, seqs = self._batch(change), {}
             else:
                 with self.engine.begin() as conn:
                     row = self._write(conn, change)
-                    bump = row.ranked and self.writer.seq_in_database
-                    seq = bump_seq(conn, change.now) if bump else None
+                    seqs = self._bump(conn, change, row, row.ranks)
         except IntegrityError as exc:
             raise ActionReplayed(change.entry.action_id if change.entry else "") from exc
-        return self._publish(change, row, seq, row.ranked, previous_rank)
+        return self._publish(change, row, seqs, row.ranked, previous_rank)
+
+    def _bump(
+        self, conn: Connection, c: Change, row: After, counts: Callable[[datetime | None], bool]
+    ) -> dict[Stream, int]:
+        """Embedded mode: the seq of every stream the change moves (`counts` its score time)."""
+        if not self.writer.seq_in_database:
+            return {}
+        seqs = {}
+        if _touches_main(c) and counts(row.score_updated_at):
+            seqs[MAIN_STREAM] = bump_seq(conn, c.now)
+        for r in row.rows:
+            if counts(r.score_updated_at):
+                seqs[r.stream] = self.streams.writer(r.stream).bump(conn, c.now)
+        return seqs
 
     def accept_many(self, batch: list[Change]) -> list[After | Exception]:
         """Write a batch of accepted actions in as few statements as possible (PostgreSQL): one,
@@ -222,45 +312,101 @@ class Ledger:
         records = orjson.dumps([_record(c) for _, c in round_]).decode()
         with self.autocommit.connect() as conn:
             rows = conn.exec_driver_sql(_ACCEPT_PG, {"changes": records}).fetchall()
-        done = {r[0]: After(*r[1:]) for r in rows}
+        done = {r[0]: After(*r[1:8], _rows(r[8])) for r in rows}
         return {i: done.get(c.user_id) or LookupError(f"no player {c.user_id}") for i, c in round_}
 
     def _write(self, conn: Connection, c: Change) -> After:
         """The statements of one change on an open transaction; the player's state row after it."""
+        main = c.board == MAIN
         before = conn.execute(_CLAIM, {"now": c.now, "uid": c.user_id}).scalar() if c.reset else None
+        if c.reset and not main:
+            before = conn.execute(_ALL_TIME, {"board": c.board, "uid": c.user_id}).scalar()
         values: dict[str, Any] = {"rank_version": _USERS.c.rank_version + 1, "updated_at": c.now}
-        if c.reset:
+        if c.reset and main:
             values |= {"score": 0, "score_updated_at": None}
-        elif c.entry is not None:
+        elif c.entry is not None and main:
             values |= {"score": _USERS.c.score + c.points, "score_updated_at": c.now}
         values |= c.columns
         stmt = update(_USERS).where(_USERS.c.id == c.user_id, ~_USERS.c.is_deleted).values(values)
-        row = conn.execute(stmt.returning(*_STATE)).first()
-        if row is None:
+        state = conn.execute(stmt.returning(*_STATE)).first()
+        if state is None:
             raise ScoreboardError("NOT_FOUND", f"No player with id {c.user_id}.")
+        rows = self._write_rows(conn, c, state.rank_version)
+        row = After(*state, rows)
         details = dict(c.audit.details)
         if c.entry is not None:
             points = -(before or 0) if c.reset else c.points
-            conn.execute(_EVENT, _event(c, c.entry, points, row.score))
-            details["score_after"] = row.score
+            after = row.score if main else next((r.score for r in rows if r.stream.key == "all"), 0)
+            conn.execute(_EVENT, _event(c, c.entry, points, after))
+            details["score_after"] = after
         if c.reset:
-            details["previous_score"] = before
+            details["previous_score"] = before or 0
         write_audit(conn, _audit(c, details))
-        return After(*row)
+        return row
+
+    def _write_rows(self, conn: Connection, c: Change, version: int) -> tuple[Row, ...]:
+        """A score change's rows of `board_scores`; for any other change, the player's current
+        rows on every board (a ban or a rename shows on all of them)."""
+        if c.entry is None:
+            found = conn.execute(_ROWS_OF, {"uid": c.user_id}).all()
+            rows = (Row(Stream(r[0], Period(r[1]), r[2]), r[3], r[4]) for r in found)
+            return tuple(r for r in rows if self.streams.is_current(r.stream, c.now))
+        out = []
+        for period, key in c.keys:
+            stream = Stream(c.board, Period(period), key)
+            args = {"board": c.board, "key": key, "uid": c.user_id}
+            if c.reset:
+                conn.execute(_DROP, args)
+                out.append(Row(stream, 0, None))
+                continue
+            args |= {"period": period, "points": c.points, "now": c.now, "version": version}
+            score, reached = conn.execute(_UPSERT, args).one()
+            out.append(Row(stream, score, reached))
+        return tuple(out)
 
     def _publish(
-        self, c: Change, row: After, seq: int | None, bump: bool, previous_rank: int | None
+        self, c: Change, row: After, seqs: dict[Stream, int], bump: bool, previous_rank: int | None
     ) -> Recorded:
-        state = RankState(c.user_id, row.rank_version, row.ranked, row.score, row.score_updated_at)
+        """Hand the committed change to each stream it moves; the place on the board's all-time."""
         extra = {"points": c.points} if c.kind == "score" else {}
-        event = change_event(c.kind, state, (row.username, row.display_name), seq, c.now, **extra)
-        placement = self.writer.publish(state, event, bump=bump, previous_rank=previous_rank)
-        return Recorded(row.score, row.username, placement)
+        names = (row.username, row.display_name)
+        placement = None
+        if _touches_main(c):
+            state = RankState(c.user_id, row.rank_version, row.ranked, row.score, row.score_updated_at)
+            event = change_event(c.kind, state, names, seqs.get(MAIN_STREAM), c.now, **extra)
+            placement = self.writer.publish(state, event, bump=bump, previous_rank=previous_rank)
+        score = row.score
+        for r in row.rows:
+            ranked = row.ranks(r.score_updated_at)
+            state = RankState(c.user_id, row.rank_version, ranked, r.score, r.score_updated_at)
+            event = change_event(c.kind, state, names, seqs.get(r.stream), c.now, **extra)
+            all_time = r.stream.key == "all" and r.stream.board == c.board
+            moved = self.streams.writer(r.stream).publish(
+                state, event, bump=ranked or c.entry is None or c.reset,
+                previous_rank=previous_rank if all_time else None,
+            )  # fmt: skip
+            if all_time:
+                placement, score = moved, r.score
+        return Recorded(score, row.username, placement or Placement(None, None, 0))
+
+
+def _touches_main(c: Change) -> bool:
+    """Whether a change moves main's all-time stream: a score change there, or any change to the
+    player's standing (a ban, a hide, a rename)."""
+    return c.board == MAIN or c.entry is None
+
+
+def _rows(found: list[list[Any]] | None) -> tuple[Row, ...]:
+    """The stream rows `_ACCEPT_PG` returns, as JSON arrays."""
+    return tuple(
+        Row(Stream(b, Period(p), k), score, datetime.fromisoformat(at)) for b, p, k, score, at in found or ()
+    )
 
 
 def _event(c: Change, entry: Entry, points: int, score_after: int) -> dict[str, Any]:
     return {
         "user_id": c.user_id,
+        "board": c.board,
         "action_id": entry.action_id,
         "action_type": entry.action_type,
         "points": points,
@@ -292,6 +438,8 @@ def _record(c: Change) -> dict[str, Any]:
     return {
         "uid": c.user_id,
         "points": c.points,
+        "board": c.board,
+        "keys": [{"period": p, "key": k} for p, k in c.keys],
         "source": c.entry.source,
         "action_id": c.entry.action_id,
         "action_type": c.entry.action_type,

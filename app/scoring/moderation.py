@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from app.audit import SYSTEM, Origin
 from app.errors import ScoreboardError
+from app.models.boards import MAIN
 from app.scoring.ledger import Audit, Change, Entry, Ledger
 from app.scoring.writer import Placement
 
@@ -27,8 +28,9 @@ class Moderation:
 
     ACTS = ("ban", "unban", "hide", "unhide", "adjust", "reset")
 
-    def __init__(self, ledger: Ledger, clock: Callable[[], float] = time.time):
+    def __init__(self, ledger: Ledger, streams: Any, clock: Callable[[], float] = time.time):
         self.ledger = ledger
+        self.streams = streams  # app.boards.streams.Streams: a board's current periods
         self.clock = clock
 
     def ban(
@@ -74,10 +76,12 @@ class Moderation:
         *,
         points: int = 0,
         duration_seconds: int | None = None,
+        board: str = MAIN,
     ) -> Placement:
-        """One of `ACTS` by name, as an admin does it (the admin API and page call this).
+        """One of `ACTS` by name, as an admin does it (the admin API and page call this); adjust
+        and reset act on one board (its all-time score and current periods), the others on all.
 
-        :raise ScoreboardError NOT_FOUND: no such act, or no such player.
+        :raise ScoreboardError NOT_FOUND: no such act, player or board.
         """
         if name == "ban":
             return self.ban(actor, user_id, reason, duration_seconds, origin)
@@ -86,9 +90,9 @@ class Moderation:
         if name in ("hide", "unhide"):
             return self.set_hidden(actor, user_id, name == "hide", reason, origin)
         if name == "adjust":
-            return self.adjust(actor, user_id, points, reason, origin)
+            return self.adjust(actor, user_id, points, reason, origin, board)
         if name == "reset":
-            return self.reset(actor, user_id, reason, origin)
+            return self.reset(actor, user_id, reason, origin, board)
         raise ScoreboardError("NOT_FOUND", f"No moderation act {name!r}.")
 
     def rename(self, user_id: int, display_name: str, origin: Origin = SYSTEM) -> Placement:
@@ -97,25 +101,52 @@ class Moderation:
         return self._apply("rename", user_id, self._now(), audit, origin, {"display_name": display_name})
 
     def adjust(
-        self, actor: int | None, user_id: int, points: int, reason: str, origin: Origin = SYSTEM
+        self,
+        actor: int | None,
+        user_id: int,
+        points: int,
+        reason: str,
+        origin: Origin = SYSTEM,
+        board: str = MAIN,
     ) -> Placement:
-        """Add (or take away) points, written as a score event with source `admin`."""
+        """Add (or take away) points on a board, written as a score event with source `admin`."""
+        now = self._now()
+        details: dict[str, Any] = {"points": points} | ({"board": board} if board != MAIN else {})
         change = Change(
             "adjust",
             user_id,
-            self._now(),
-            Audit("admin.adjust", actor, reason, {"points": points}),
+            now,
+            Audit("admin.adjust", actor, reason, details),
             origin,
             points=points,
             entry=_admin_entry("adjust"),
+            board=board,
+            keys=self._keys(board, now),
         )
         return self.ledger.apply(change).placement
 
-    def reset(self, actor: int | None, user_id: int, reason: str, origin: Origin = SYSTEM) -> Placement:
-        """Score to 0 and off the board until the player scores again."""
-        audit = Audit("admin.reset", actor, reason)
-        change = Change("reset", user_id, self._now(), audit, origin, reset=True, entry=_admin_entry("reset"))
+    def reset(
+        self, actor: int | None, user_id: int, reason: str, origin: Origin = SYSTEM, board: str = MAIN
+    ) -> Placement:
+        """Score to 0 on a board and off it until the player scores there again."""
+        now = self._now()
+        audit = Audit("admin.reset", actor, reason, {"board": board} if board != MAIN else {})
+        change = Change(
+            "reset",
+            user_id,
+            now,
+            audit,
+            origin,
+            reset=True,
+            entry=_admin_entry("reset"),
+            board=board,
+            keys=self._keys(board, now),
+        )
         return self.ledger.apply(change).placement
+
+    def _keys(self, board: str, now: datetime) -> tuple[tuple[str, str], ...]:
+        """:raise ScoreboardError NOT_FOUND: no such board."""
+        return self.streams.keys(self.streams.info(board), now)
 
     def erase(self, user_id: int, columns: Mapping[str, Any], also: Also) -> Placement:
         """Take a deleted account off the board for good (its columns erased, `also` run first)."""

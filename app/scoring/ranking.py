@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from app.batch import Batcher, run_scripts
+from app.boards.stream import MAIN_STREAM, Stream
 from app.models.types import UTCDateTime
 from app.models.users import RANKED_SQL
 
@@ -63,7 +64,8 @@ def decode_member(member: str) -> tuple[int, datetime]:
 
 APPLY_LUA = """
 -- KEYS: rank zset, users hash, seq counter, last-updated time
--- ARGV: uid, version, ranked, score, member, channel, message, bump ('1'), now (ISO)
+-- ARGV: uid, version, ranked, score, member, channel, message, bump ('1'), now (ISO),
+--   the message's stream prefix ('' for main's all-time stream)
 local function place()
   local cur = redis.call('HGET', KEYS[2], ARGV[1])
   local prev = false
@@ -102,7 +104,7 @@ if ARGV[8] == '1' then
 end
 if ARGV[7] ~= '' then
   local head = (prev and prev + 1 or 0) .. '|' .. (new and new + 1 or 0) .. '|' .. total .. '|' .. head_seq
-  redis.call('PUBLISH', ARGV[6], head .. '|' .. ARGV[7])
+  redis.call('PUBLISH', ARGV[6], ARGV[10] .. head .. '|' .. ARGV[7])
 end
 return {prev or -1, new or -1, total, seq}
 """
@@ -111,13 +113,19 @@ return {prev or -1, new or -1, total, seq}
 class RankIndex:
     """The Redis sorted set of ranked players, shared by every process."""
 
-    def __init__(self, redis, namespace: str):  # type: ignore[no-untyped-def]
+    def __init__(self, redis, namespace: str, stream: Stream = MAIN_STREAM):  # type: ignore[no-untyped-def]
         self.redis = redis
-        self.zset = f"{namespace}:rank"
-        self.users = f"{namespace}:rank:users"
-        self.ready_key = f"{namespace}:rank:ready"
-        self.seq_key = f"{namespace}:board:seq"
-        self.ts_key = f"{namespace}:board:ts"
+        if stream.is_main:  # the names from before boards
+            self.zset = f"{namespace}:rank"
+            self.seq_key = f"{namespace}:board:seq"
+            self.ts_key = f"{namespace}:board:ts"
+        else:  # one index per period key; one counter per (board, period), across its keys
+            self.zset = f"{namespace}:rank:{stream.board}:{stream.key}"
+            self.seq_key = f"{namespace}:seq:{stream.name}"
+            self.ts_key = f"{namespace}:ts:{stream.name}"
+        self.users = f"{self.zset}:users"
+        self.ready_key = f"{self.zset}:ready"
+        self.prefix = "" if stream.is_main else f"@{stream.tag}|"  # see `encode_envelope`
         self._apply = redis.register_script(APPLY_LUA)
         self._place = Batcher(self._place_many)
 
@@ -153,6 +161,7 @@ class RankIndex:
             message,
             "1" if bump else "0",
             now,
+            self.prefix,
         ]
         return [self.zset, self.users, self.seq_key, self.ts_key], args
 
@@ -217,6 +226,13 @@ class RankIndex:
     def clear(self) -> None:
         self.redis.delete(self.zset, self.users, self.ready_key)
 
+    def expire_at(self, when: datetime) -> None:
+        """Let the index of an ended period go at `when` (its standings stay in the database)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in (self.zset, self.users, self.ready_key):
+            pipe.expireat(key, int(when.timestamp()))
+        pipe.execute()
+
     @staticmethod
     def _standing(member: bytes, score: float, rank: int) -> Standing:
         uid, ts = decode_member(member.decode())
@@ -229,43 +245,82 @@ _AHEAD = (
     f"SELECT count(*) FROM users {_RANKED} AND (score > :score OR (score = :score AND "
     "(score_updated_at < :ts OR (score_updated_at = :ts AND id < :uid))))"
 )
+# a (board, period key) other than main's all-time: its rows, of players not banned or hidden
+_ROWS = (
+    "board_scores s JOIN users u ON u.id = s.user_id"
+    " WHERE s.board = :board AND s.period_key = :key AND NOT u.is_banned AND NOT u.is_hidden"
+)
+_STREAM_AHEAD = (
+    f"SELECT count(*) FROM {_ROWS} AND (s.score > :score OR (s.score = :score AND "
+    "(s.score_updated_at < :ts OR (s.score_updated_at = :ts AND s.user_id < :uid))))"
+)
 
 
 class DbRanking:
-    """The same ranking straight from the database (embedded mode, or Redis unavailable)."""
+    """The same ranking straight from the database (embedded mode, Redis unavailable, or a past
+    period), for one stream."""
 
-    TOP = text(
-        f"SELECT id, score, score_updated_at FROM users {_RANKED} "
-        "ORDER BY score DESC, score_updated_at ASC, id ASC LIMIT :limit OFFSET :offset"
-    ).columns(score_updated_at=_TS)
-    TOTAL = text(f"SELECT count(*) FROM users {_RANKED}")
-    AHEAD = text(_AHEAD).bindparams(bindparam("ts", type_=_TS))
-    ME = text(f"SELECT id, score, score_updated_at FROM users {_RANKED} AND id = :uid").columns(
-        score_updated_at=_TS
-    )
-    STATES = text(
-        "SELECT id, rank_version, score, score_updated_at, "
-        f"CASE WHEN {RANKED_SQL} THEN 1 ELSE 0 END AS ranked FROM users"
-    ).columns(score_updated_at=_TS)
+    def __init__(self, stream: Stream = MAIN_STREAM):
+        self.params: dict[str, str] = {}
+        if stream.is_main:
+            self.TOP = text(
+                f"SELECT id, score, score_updated_at FROM users {_RANKED} "
+                "ORDER BY score DESC, score_updated_at ASC, id ASC LIMIT :limit OFFSET :offset"
+            )
+            self.TOTAL = text(f"SELECT count(*) FROM users {_RANKED}")
+            self.AHEAD = text(_AHEAD).bindparams(bindparam("ts", type_=_TS))
+            self.ME = text(f"SELECT id, score, score_updated_at FROM users {_RANKED} AND id = :uid")
+            self.STATES = text(
+                "SELECT id, rank_version, score, score_updated_at, "
+                f"CASE WHEN {RANKED_SQL} THEN 1 ELSE 0 END AS ranked FROM users"
+            )
+            self.NEWEST = text(f"SELECT max(score_updated_at) AS newest FROM users {_RANKED}")
+        else:
+            self.params = {"board": stream.board, "key": stream.key}
+            self.TOP = text(
+                f"SELECT s.user_id, s.score, s.score_updated_at FROM {_ROWS} ORDER BY s.score DESC,"
+                " s.score_updated_at ASC, s.user_id ASC LIMIT :limit OFFSET :offset"
+            )
+            self.TOTAL = text(f"SELECT count(*) FROM {_ROWS}")
+            self.AHEAD = text(_STREAM_AHEAD).bindparams(bindparam("ts", type_=_TS))
+            self.ME = text(f"SELECT s.user_id, s.score, s.score_updated_at FROM {_ROWS} AND s.user_id = :uid")
+            self.STATES = text(
+                "SELECT s.user_id, u.rank_version, s.score, s.score_updated_at,"
+                " CASE WHEN NOT u.is_banned AND NOT u.is_hidden THEN 1 ELSE 0 END AS ranked"
+                " FROM board_scores s JOIN users u ON u.id = s.user_id"
+                " WHERE s.board = :board AND s.period_key = :key"
+            )
+            self.NEWEST = text(f"SELECT max(s.score_updated_at) AS newest FROM {_ROWS}")
+        self.TOP = self.TOP.columns(score_updated_at=_TS)
+        self.ME = self.ME.columns(score_updated_at=_TS)
+        self.STATES = self.STATES.columns(score_updated_at=_TS)
+        self.NEWEST = self.NEWEST.columns(newest=_TS)
 
     def top(self, conn: Connection, limit: int, offset: int = 0) -> tuple[list[Standing], int]:
-        rows = conn.execute(self.TOP, {"limit": limit, "offset": offset}).all()
-        total = conn.execute(self.TOTAL).scalar_one()
+        rows = conn.execute(self.TOP, {"limit": limit, "offset": offset, **self.params}).all()
+        total = self.total(conn)
         return [Standing(r[0], r[1], r[2], offset + i + 1) for i, r in enumerate(rows)], total
+
+    def total(self, conn: Connection) -> int:
+        return int(conn.execute(self.TOTAL, self.params).scalar_one())
 
     def rank_of(self, conn: Connection, user_id: int, score: int, ts: datetime) -> int:
         """1 + the number of ranked players ahead of (score, ts, user_id)."""
-        ahead = conn.execute(self.AHEAD, {"score": score, "ts": ts, "uid": user_id}).scalar_one()
-        return int(ahead) + 1
+        args = {"score": score, "ts": ts, "uid": user_id, **self.params}
+        return int(conn.execute(self.AHEAD, args).scalar_one()) + 1
 
     def rank(self, conn: Connection, user_id: int) -> tuple[Standing | None, int]:
-        total = conn.execute(self.TOTAL).scalar_one()
-        row = conn.execute(self.ME, {"uid": user_id}).first()
+        total = self.total(conn)
+        row = conn.execute(self.ME, {"uid": user_id, **self.params}).first()
         if row is None:
             return None, total
         return Standing(row[0], row[1], row[2], self.rank_of(conn, *row)), total
 
+    def newest(self, conn: Connection) -> datetime | None:
+        """When the latest ranked player reached their score (a past period's last update)."""
+        return conn.execute(self.NEWEST, self.params).scalar()
+
     def states(self, conn: Connection) -> Iterable[RankState]:
         """Every player's index state, for a rebuild."""
-        for r in conn.execute(self.STATES):
+        for r in conn.execute(self.STATES, self.params):
             yield RankState(r[0], r[1], bool(r[4]), r[2], r[3])

@@ -7,21 +7,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 
 from app.audit import Origin, audit_row, write_audit
 from app.auth.principal import SCOPE_SCORE, Principal
+from app.boards.periods import Period
+from app.boards.stream import Stream
 from app.errors import ScoreboardError
 from app.fraud.limits import Check, Gated, Once, RateLimits, Step
 from app.fraud.rules import FraudRules
+from app.models.boards import MAIN
 from app.scoring.catalog import Action, ActionCatalog
 from app.scoring.ledger import ActionReplayed, Ledger, accepted_action
 from app.scoring.store import Player, PlayerStore
 from app.scoring.tokens import ActionClaims, ActionTokenSigner, TokenStore
 from app.scoring.writer import BoardWriter
+
+if TYPE_CHECKING:
+    from app.boards.streams import Streams
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +96,7 @@ class Scorer:
         limits: RateLimits,
         policy: Limits,
         writer: BoardWriter,
+        streams: Streams,
         rules: FraudRules,
         unban: Callable[[int], None],
         clock: Callable[[], float] = time.time,
@@ -103,32 +110,39 @@ class Scorer:
         self.limits = limits
         self.policy = policy
         self.writer = writer
+        self.streams = streams
         self.rules = rules
         self.unban = unban
         self.clock = clock
 
     # -- issue ---------------------------------------------------------------------------
 
-    def issue_token(self, who: Principal, action_type: str, origin: Origin) -> IssuedToken:
-        """Issue a one-time token for an action the player is about to perform.
+    def issue_token(self, who: Principal, action_type: str, origin: Origin, board: str = MAIN) -> IssuedToken:
+        """Issue a one-time token for an action on a board the player is about to perform.
 
-        :raise ScoreboardError: FORBIDDEN, ACCOUNT_BANNED, ACCOUNT_SUSPENDED, INVALID_ACTION,
-            RATE_LIMITED.
+        :raise ScoreboardError: FORBIDDEN, ACCOUNT_BANNED, ACCOUNT_SUSPENDED, NOT_FOUND (no such
+            board), INVALID_ACTION, RATE_LIMITED.
         """
         self._require_scope(who)
         player = self._player(who.user_id)
         self._check_standing(player)
-        self.catalog.get(action_type)
+        self._catalog(board).get(action_type)
         wait = self._waits([self._token_check(who.user_id)])[0]
         if wait:
             raise ScoreboardError("RATE_LIMITED", "Too many requests; slow down.", retry_after=wait)
-        return self._mint(who.user_id, action_type)
+        return self._mint(who.user_id, action_type, board)
+
+    def _catalog(self, board: str) -> ActionCatalog:
+        """:raise ScoreboardError NOT_FOUND: no such board."""
+        if board == MAIN:
+            return self.catalog
+        return self.streams.registry.catalog(self.streams.info(board))
 
     def _token_check(self, user_id: int) -> Check:
         return Check(self.policy.token_per_user, ("token", user_id))
 
-    def _mint(self, user_id: int, action_type: str) -> IssuedToken:
-        token, claims = self.signer.issue(user_id, action_type, self.clock())
+    def _mint(self, user_id: int, action_type: str, board: str) -> IssuedToken:
+        token, claims = self.signer.issue(user_id, action_type, self.clock(), board)
         expires = datetime.fromtimestamp(claims.issued_at + self.signer.ttl, UTC)
         return IssuedToken(token, action_type, expires, self.signer.ttl)
 
@@ -163,7 +177,8 @@ class Scorer:
         once = Once(self.tokens.key(nonce), ttl, lambda: self._consume(nonce, ttl))
         fraud = self.rules.accept_checks(player.id, action.points)
         then = [*fraud, *self._applying([self._token_check(player.id)])]
-        gated = self.limits.gate(rate, self._applying(self._pace_checks(player, action)), once, then)
+        pace = self._applying(self._pace_checks(player, action, claims.board))
+        gated = self.limits.gate(rate, pace, once, then)
         self._refuse_over_limit(player, gated)
         if gated.stopped is Step.PACE:
             raise ScoreboardError(
@@ -172,7 +187,9 @@ class Scorer:
         if gated.stopped is Step.USED:
             raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.")
         counted = gated.counted
-        return self._apply(player, action, nonce, origin, counted[: len(fraud)], counted[len(fraud) :])
+        return self._apply(
+            player, claims.board, action, nonce, origin, counted[: len(fraud)], counted[len(fraud) :]
+        )
 
     def _refuse_over_limit(self, player: Player, gated: Gated) -> None:
         """:raise ScoreboardError RATE_LIMITED: the gate stopped at a rate limit (a penalty step)."""
@@ -192,13 +209,14 @@ class Scorer:
                 raise ScoreboardError("TOKEN_USER_MISMATCH", "This action token belongs to another player.")
             if claims.issued_at + self.signer.ttl < self.clock():
                 raise ScoreboardError("TOKEN_EXPIRED", "The action token has expired; ask for a new one.")
-            return claims, self.catalog.get(claims.action_type), None
+            return claims, self._catalog(claims.board).get(claims.action_type), None
         except ScoreboardError as refusal:
             return None, None, refusal
 
     def _apply(
         self,
         player: Player,
+        board: str,
         action: Action,
         action_id: str,
         origin: Origin,
@@ -208,16 +226,16 @@ class Scorer:
         """Write the accepted action and announce it; the waits of the fraud counters and of the
         next token's limit were counted with the gate."""
         now = datetime.fromtimestamp(self.clock(), UTC)
-        previous_rank, standings, reached = None, self.writer.standings, player.score_updated_at
-        if player.ranked and reached is not None and not standings.uses_index:  # else the index tells
-            previous_rank = standings.rank_of(player.id, player.score, reached)
-        change = accepted_action(player.id, action_id, action.type, action.points, now, origin)
+        keys = self.streams.keys(self.streams.info(board), now)
+        previous_rank = self._previous_rank(player, board)
+        change = accepted_action(player.id, action_id, action.type, action.points, now, origin, board, keys)
         try:
             done = self.ledger.accept(change, previous_rank)
         except ActionReplayed as exc:
             raise ScoreboardError("TOKEN_ALREADY_USED", "This action token has already been used.") from exc
-        self.rules.after_accept(player.id, action.points, player.score, done.score, fraud_waits)
-        next_token = None if any(token_waits) else self._mint(player.id, action.type)
+        before = player.score if board == MAIN else done.score - action.points
+        self.rules.after_accept(player.id, action.points, before, done.score, fraud_waits)
+        next_token = None if any(token_waits) else self._mint(player.id, action.type, board)
         return Accepted(
             player.id,
             done.username,
@@ -229,6 +247,19 @@ class Scorer:
             done.placement.previous_rank,
             next_token,
         )
+
+    def _previous_rank(self, player: Player, board: str) -> int | None:
+        """The player's rank on the board's all-time stream before the action, when ranks come
+        from the database (else the rank index tells, in the same step as the change)."""
+        if self.writer.standings.uses_index:
+            return None
+        if board != MAIN:
+            standing, _ = self.streams.standings(Stream(board, Period.ALL, "all")).rank(player.id)
+            return standing.rank if standing else None
+        reached = player.score_updated_at
+        if not player.ranked or reached is None:
+            return None
+        return self.writer.standings.rank_of(player.id, player.score, reached)
 
     # -- checks --------------------------------------------------------------------------
 
@@ -271,12 +302,14 @@ class Scorer:
         return checks
 
     @staticmethod
-    def _pace_checks(player: Player, action: Action) -> list[Check]:
+    def _pace_checks(player: Player, action: Action, board: str) -> list[Check]:
+        """Cooldown and hourly cap, per board (main's keys are those from before boards)."""
+        scope = (action.type,) if board == MAIN else (board, action.type)
         checks = []
         if action.cooldown_seconds:
-            checks.append(Check(f"1/{action.cooldown_seconds} second", ("cooldown", player.id, action.type)))
+            checks.append(Check(f"1/{action.cooldown_seconds} second", ("cooldown", player.id, *scope)))
         if action.max_per_hour:
-            checks.append(Check(f"{action.max_per_hour}/hour", ("hourly", player.id, action.type)))
+            checks.append(Check(f"{action.max_per_hour}/hour", ("hourly", player.id, *scope)))
         return checks
 
     def _consume(self, nonce: str, ttl: int) -> bool:

@@ -11,12 +11,16 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from app.boards.stream import MAIN_STREAM, Stream
 from app.models.types import UTCDateTime
 from app.scoring.ranking import DbRanking, RankIndex, Standing
 
 log = logging.getLogger(__name__)
 
 _STATE = text("SELECT seq, last_updated FROM board_state WHERE id = 1").columns(last_updated=UTCDateTime())
+_STREAM_STATE = text(
+    "SELECT seq, last_updated FROM stream_state WHERE board = :board AND period = :period"
+).columns(last_updated=UTCDateTime())
 
 
 class RedisHealth:
@@ -39,11 +43,14 @@ class RedisHealth:
 class Standings:
     """Top pages and single ranks, from the index or the database, identical either way."""
 
-    def __init__(self, engine: Engine, index: RankIndex | None, health: RedisHealth):
+    def __init__(
+        self, engine: Engine, index: RankIndex | None, health: RedisHealth, stream: Stream = MAIN_STREAM
+    ):
         self.engine = engine
         self.index = index
         self.health = health
-        self.db = DbRanking()
+        self.stream = stream
+        self.db = DbRanking(stream)
         self.on_not_ready: Callable[[], None] = lambda: None
 
     @property
@@ -99,7 +106,11 @@ class Standings:
 
     def database_state(self) -> tuple[int, datetime | None]:
         with self.engine.connect() as conn:
-            row = conn.execute(_STATE).first()
+            if self.stream.is_main:
+                row = conn.execute(_STATE).first()
+            else:
+                args = {"board": self.stream.board, "period": self.stream.period.value}
+                row = conn.execute(_STREAM_STATE, args).first()
         return (row[0], row[1]) if row else (0, None)
 
     def _index_ready(self) -> bool:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from app.errors import ScoreboardError
+from app.models.boards import MAIN
 
-VERSION = "a1"
+VERSION = "a2"  # a2.kid.user.board.action.nonce.issued_at.signature
+V1 = "a1"  # a1.kid.user.action.nonce.issued_at.signature: for the main board (still accepted)
 
 
 def derive_key(secret: str, purpose: str) -> bytes:
@@ -35,6 +37,7 @@ class ActionClaims:
     action_type: str
     nonce: str
     issued_at: int
+    board: str = MAIN
 
 
 class ActionTokenSigner:
@@ -45,10 +48,12 @@ class ActionTokenSigner:
         self._current = _kid(keys[0])
         self.ttl = ttl
 
-    def issue(self, user_id: int, action_type: str, now: float) -> tuple[str, ActionClaims]:
-        """Return a new signed token and its claims."""
-        claims = ActionClaims(user_id, action_type, secrets.token_urlsafe(18), int(now))
-        body = f"{VERSION}.{self._current}.{user_id}.{action_type}.{claims.nonce}.{claims.issued_at}"
+    def issue(
+        self, user_id: int, action_type: str, now: float, board: str = MAIN
+    ) -> tuple[str, ActionClaims]:
+        """Return a new signed token for an action on a board, and its claims."""
+        claims = ActionClaims(user_id, action_type, secrets.token_urlsafe(18), int(now), board)
+        body = f"{VERSION}.{self._current}.{user_id}.{board}.{action_type}.{claims.nonce}.{claims.issued_at}"
         return f"{body}.{self._sign(self._keys[self._current], body)}", claims
 
     def verify(self, token: str) -> ActionClaims:
@@ -57,23 +62,30 @@ class ActionTokenSigner:
         :raise ScoreboardError TOKEN_INVALID: malformed, unknown key or bad signature.
         """
         parts = token.split(".")
-        if len(parts) != 7 or parts[0] != VERSION:
+        if not _well_formed(parts):
             raise ScoreboardError("TOKEN_INVALID", "The action token is malformed.")
         key = self._keys.get(parts[1])
         body, signature = token.rsplit(".", 1)
         if key is None or not hmac.compare_digest(signature.encode(), self._sign(key, body).encode()):
             raise ScoreboardError("TOKEN_INVALID", "The action token signature is not valid.")
-        _, _, uid, action_type, nonce, issued_at = parts[:6]
-        return ActionClaims(int(uid), action_type, nonce, int(issued_at))
+        if parts[0] == V1:
+            parts.insert(3, MAIN)
+        _, _, uid, board, action_type, nonce, issued_at = parts[:7]
+        return ActionClaims(int(uid), action_type, nonce, int(issued_at), board)
 
     def looks_signed(self, token: str) -> bool:
         """True when the token has our shape and a key id we know (a bad signature is tampering)."""
         parts = token.split(".")
-        return len(parts) == 7 and parts[0] == VERSION and parts[1] in self._keys
+        return _well_formed(parts) and parts[1] in self._keys
 
     @staticmethod
     def _sign(key: bytes, body: str) -> str:
         return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest()[:24])
+
+
+def _well_formed(parts: list[str]) -> bool:
+    """Whether a token's parts have one of our shapes."""
+    return (parts[0], len(parts)) in ((VERSION, 8), (V1, 7))
 
 
 class TokenStore(Protocol):

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from app.boards.stream import MAIN_STREAM, Stream
 from app.models.types import UTCDateTime, utcnow
 from app.models.users import RANKED_SQL
 from app.scoring.board import iso
@@ -39,6 +40,17 @@ _BUMP = text(
 _PERSIST = text(
     "UPDATE board_state SET seq = :seq, last_updated = :ts WHERE id = 1 AND seq < :seq"
 ).bindparams(bindparam("ts", type_=_TS))
+_STREAM_BUMP = text(
+    "INSERT INTO stream_state (board, period, seq, last_updated) VALUES (:board, :period, 1, :now)"
+    " ON CONFLICT (board, period) DO UPDATE SET seq = stream_state.seq + 1, last_updated = CASE"
+    " WHEN stream_state.last_updated IS NULL OR stream_state.last_updated < :now THEN :now"
+    " ELSE stream_state.last_updated END RETURNING seq"
+).bindparams(bindparam("now", type_=_TS))
+_STREAM_PERSIST = text(
+    "INSERT INTO stream_state (board, period, seq, last_updated) VALUES (:board, :period, :seq, :ts)"
+    " ON CONFLICT (board, period) DO UPDATE SET seq = :seq, last_updated = :ts"
+    " WHERE stream_state.seq < :seq"
+).bindparams(bindparam("ts", type_=_TS))
 _ONE_STATE = text(
     "SELECT id, rank_version, score, score_updated_at, "
     f"CASE WHEN {RANKED_SQL} THEN 1 ELSE 0 END, "
@@ -54,16 +66,30 @@ class Placement:
     seq: int | None = None
 
 
-def bump_seq(conn: Connection, now: datetime) -> int:
-    """Take the next seq inside the caller's transaction (embedded mode; run it last)."""
-    return int(conn.execute(_BUMP, {"now": now}).scalar_one())
+def bump_seq(conn: Connection, now: datetime, stream: Stream = MAIN_STREAM) -> int:
+    """Take the stream's next seq inside the caller's transaction (embedded mode; run it last)."""
+    if stream.is_main:
+        return int(conn.execute(_BUMP, {"now": now}).scalar_one())
+    args = {"board": stream.board, "period": stream.period.value, "now": now}
+    return int(conn.execute(_STREAM_BUMP, args).scalar_one())
 
 
-def encode_envelope(placement: Placement, event: dict[str, Any]) -> bytes:
-    """The broker message: `prev|rank|total|seq|` then the JSON event (0 or - when none)."""
+def encode_envelope(placement: Placement, event: dict[str, Any], stream: Stream = MAIN_STREAM) -> bytes:
+    """The broker message: `prev|rank|total|seq|` then the JSON event (0 or - when none); a stream
+    other than main's all-time one is named first, as `@board/period/key|`."""
     seq = placement.seq if placement.seq is not None else "-"
     head = f"{placement.previous_rank or 0}|{placement.rank or 0}|{placement.total}|{seq}|"
+    if not stream.is_main:
+        head = f"@{stream.tag}|{head}"
     return head.encode() + orjson.dumps(event)
+
+
+def stream_of(message: bytes) -> tuple[str | None, bytes]:
+    """The stream tag a broker message names (None: main's all-time stream) and the rest of it."""
+    if message[:1] != b"@":
+        return None, message
+    tag, rest = message[1:].split(b"|", 1)
+    return tag.decode(), rest
 
 
 def decode_envelope(message: bytes) -> tuple[Placement, dict[str, Any]]:
@@ -101,6 +127,7 @@ class BoardWriter:
 
     def __init__(self, standings: Standings, broker: Any, channel: str):
         self.standings = standings
+        self.stream = standings.stream
         self.broker = broker
         self.channel = channel
         self._unsynced: set[int] = set()
@@ -138,7 +165,7 @@ class BoardWriter:
             self._unsynced.add(state.user_id)
         placement = self._db_placement(state, previous_rank, event.get("seq"))
         try:
-            self.broker.publish(encode_envelope(placement, event))
+            self.broker.publish(encode_envelope(placement, event, self.stream))
         except RedisError as exc:
             log.warning("change not published: %s", exc)
         return placement
@@ -190,21 +217,36 @@ class BoardWriter:
             self._rebuilder.start()
 
     def wait(self, timeout: float = 10.0) -> None:
-        if self._rebuilder is not None:
+        if self._rebuilder is not None and self._rebuilder.ident is not None:  # started
             self._rebuilder.join(timeout)
 
     def announce(self, kind: str) -> None:
         """Count one board change with no player attached, so every process reloads the board."""
         index = self.standings.index
-        assert index is not None
-        seq = index.redis.incr(index.seq_key)
+        if index is None:  # the embedded mode: the database counts
+            with self.standings.engine.begin() as conn:
+                seq = self.bump(conn, utcnow())
+        else:
+            seq = index.redis.incr(index.seq_key)
         event = {"kind": kind, "seq": seq, "ts": None}
-        index.redis.publish(self.channel, encode_envelope(Placement(None, None, 0, seq), event))
+        message = encode_envelope(Placement(None, None, 0, seq), event, self.stream)
+        if index is None:
+            self.broker.publish(message)
+        else:
+            index.redis.publish(self.channel, message)
+
+    def bump(self, conn: Connection, now: datetime) -> int:
+        """Take this stream's next seq inside the caller's transaction (embedded mode)."""
+        return bump_seq(conn, now, self.stream)
 
     def persist(self, seq: int, ts: datetime | None) -> None:
         """Record the newest seq in the database (it outlives Redis)."""
         with self.standings.engine.begin() as conn:
-            conn.execute(_PERSIST, {"seq": seq, "ts": ts})
+            if self.stream.is_main:
+                conn.execute(_PERSIST, {"seq": seq, "ts": ts})
+            else:
+                args = {"board": self.stream.board, "period": self.stream.period.value}
+                conn.execute(_STREAM_PERSIST, {**args, "seq": seq, "ts": ts})
 
     def _replace(self, user_id: int) -> None:
         with self.standings.engine.connect() as conn:
@@ -224,7 +266,7 @@ class BoardWriter:
     def _db_placement(self, state: RankState, previous_rank: int | None, seq: int | None) -> Placement:
         db = self.standings.db
         with self.standings.engine.connect() as conn:
-            total = int(conn.execute(db.TOTAL).scalar_one())
+            total = db.total(conn)
             rank = None
             if state.ranked and state.updated_at is not None:
                 rank = db.rank_of(conn, state.user_id, state.score, state.updated_at)
@@ -232,19 +274,25 @@ class BoardWriter:
 
 
 def start_persisting(
-    writer: BoardWriter, board: Any, stopped: threading.Event, every: float = 1.0
+    writer: BoardWriter,
+    board: Any,
+    stopped: threading.Event,
+    also: Callable[[], None] = lambda: None,
+    every: float = 1.0,
 ) -> threading.Thread:
-    """Persist the newest seq this process has seen, once a second (Redis mode)."""
+    """Persist the newest seq this process has seen, once a second (Redis mode); `also` does the
+    same for the other streams."""
 
     def run() -> None:
         done = 0
         while not stopped.wait(every):
-            if board.seq > done:
-                try:
+            try:
+                if board.seq > done:
                     writer.persist(board.seq, board.last_updated)
                     done = board.seq
-                except Exception:
-                    log.exception("could not persist seq %s", board.seq)
+                also()
+            except Exception:
+                log.exception("could not persist seq %s", board.seq)
 
     thread = threading.Thread(target=run, name="seq-persist", daemon=True)
     thread.start()
