@@ -179,9 +179,17 @@
 
   // Percentile and the number of players, which a score changes without a top-10 push.
   async function refreshMe() {
-    const r = await fetch("/api/v1/me", { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const boardSlug = play?.dataset.board || "main", period = play?.dataset.period || "all";
+    const url = boardSlug === "main" && period === "all" ? "/api/v1/me"
+      : `/api/v1/boards/${boardSlug}/users/${me}/rank?period=${period}`;
+    const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (!r.ok) return;
     const m = await r.json();
+    if (m.total_players === undefined) { // a board's rank: its players count from the percentile's base
+      const line = document.getElementById("my-percentile");
+      if (line) line.textContent = `Ahead of or level with ${m.percentile}% of players.`;
+      return;
+    }
     const total = document.getElementById("board-total");
     if (total) total.textContent = m.total_players;
     const line = document.getElementById("my-percentile");
@@ -190,6 +198,7 @@
     }
   }
 
+  const allTime = !play || (play.dataset.period || "all") === "all";
   const setBlocked = (blocked) => play.setAttribute("aria-disabled", String(blocked));
 
   play?.addEventListener("click", async () => {
@@ -200,7 +209,7 @@
     try {
       let token = next && next.until > Date.now() ? next.token : null;
       if (!token) {
-        const issued = await post("/api/v1/actions/token", { action_type: play.dataset.action });
+        const issued = await post("/api/v1/actions/token", { action_type: play.dataset.action, board: play.dataset.board || "main" });
         if (!issued.ok) { say(explain(issued.data.error), "error"); holdFor(issued.data.error?.retry_after); return; }
         token = issued.data.action_token;
       }
@@ -209,7 +218,7 @@
       if (!r.ok) { say(explain(r.data.error), "error"); holdFor(r.data.error?.retry_after); return; }
       const d = r.data.data;
       if (d.next_action_token) next = { token: d.next_action_token, until: Date.now() + (d.next_action_expires_in - 5) * 1000 };
-      showStanding(d);
+      if (allTime) showStanding(d); // a period's own score and rank come with its push
       const moved = d.previous_rank && d.rank && d.rank < d.previous_rank ? ` Up from #${d.previous_rank}!` : "";
       say(`+${d.points} points.${d.rank ? ` You are #${d.rank}.` : ""}${moved}`, "success");
       refreshMe();

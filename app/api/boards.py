@@ -163,7 +163,7 @@ def board_user_rank(slug: str, user_id: int) -> Response:
         "percentile": percentile(standing.rank, total),
         "last_updated": entry["last_updated"],
         "board": stream.board,
-        "period": stream.period.value,  # type: ignore[typeddict-item]
+        "period": stream.period.value,
         "period_key": stream.key,
     }
     return json_response(out)

@@ -80,13 +80,13 @@ OPERATIONS: tuple[Op, ...] = (
        "periods (404 for an unknown or malformed slug)", r.BoardDetail, slugs=("slug",)),
     Op("get", "/api/v1/boards/{slug}/leaderboard", "boards", "The top of one period of a board; a past "
        "`at` gives its final standings (ETag; If-None-Match gives 304)", r.BoardLeaderboard,
-       query=q.BoardLeaderboardQuery, slugs=("slug",), errors=(304,)),
+       query=q.BoardLeaderboardQuery, slugs=("slug",), errors=(304, 400)),
     Op("get", "/api/v1/boards/{slug}/leaderboard/around/{user_id}", "boards", "The players ranked "
        "around one player in one period of a board (404 if not ranked there)", r.BoardLeaderboard,
-       query=q.BoardAroundQuery, slugs=("slug",), ids=("user_id",)),
+       query=q.BoardAroundQuery, slugs=("slug",), ids=("user_id",), errors=(400,)),
     Op("get", "/api/v1/boards/{slug}/users/{user_id}/rank", "boards", "One player's rank in one period "
        "of a board (404 if not ranked there)", r.BoardRank, query=q.StreamQuery, slugs=("slug",),
-       ids=("user_id",)),
+       ids=("user_id",), errors=(400,)),
     Op("get", "/api/v1/admin/boards", "admin", "Every board with its catalog and current periods",
        r.AdminBoardList, auth="admin"),
     Op("post", "/api/v1/admin/boards", "admin", "Create a board (409 if the slug is taken)",

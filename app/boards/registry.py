@@ -7,7 +7,7 @@ ones. Nothing is cached: every call reads the database, so every worker sees eve
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -152,6 +152,7 @@ class BoardRegistry:
     def __init__(self, engine: Engine, default: ActionCatalog):
         self.engine = engine
         self.default = default
+        self.on_change: list[Callable[[str], None]] = []  # called with a board's slug after an edit
 
     def list(self) -> list[BoardInfo]:
         """Every board, `main` first, then by slug."""
@@ -221,7 +222,10 @@ class BoardRegistry:
             write_audit(
                 conn, audit_row("admin.board_update", "success", origin, actor=actor, details=details)
             )
-            return self._get(conn, slug)
+            board = self._get(conn, slug)
+        for listener in self.on_change:
+            listener(slug)
+        return board
 
     def _checked(self, slug: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         """The validated new values of the fields in `changes` (None values: left as they are)."""

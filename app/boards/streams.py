@@ -16,6 +16,7 @@ they are frozen).
 from __future__ import annotations
 
 import logging
+from functools import partial
 import threading
 import time
 from collections import OrderedDict
@@ -107,6 +108,7 @@ class Streams:
         self._past: OrderedDict[tuple[Stream, int, int], Leaderboard] = OrderedDict()
         self._lock = threading.RLock()
         self._stopped = False
+        registry.on_change.append(self.forget)
 
     # -- boards --------------------------------------------------------------------------
 
@@ -122,6 +124,11 @@ class Streams:
         info = self.registry.get(slug)
         self._boards[slug] = (now, info)
         return info
+
+    def forget(self, slug: str) -> None:
+        """Read a board's settings afresh next time (this process edited them; the others see the
+        edit within BOARD_TTL)."""
+        self._boards.pop(slug, None)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -184,7 +191,7 @@ class Streams:
                 index = RankIndex(self.redis, self.namespace, stream) if self.redis is not None else None
                 standings = Standings(self.engine, index, self.health, stream)
                 writer = BoardWriter(standings, self.broker, self.channel)
-                writer.on_local = lambda event, s=stream: self._local(s, event)
+                writer.on_local = partial(self._local, stream)
                 self._writers[stream] = writer
         return writer
 
@@ -328,17 +335,22 @@ class Streams:
         live.timer.start()
 
     def _boundary(self, live: Live) -> None:
-        """A period of `live` ended: move to the new key and count the change."""
         try:
-            key = p.key_at(live.period, self.now(), live.tz)
-            if key > live.key:
-                old = live.stream
-                self._roll(live, key)
-                self._announce(old, live.stream)
+            self.roll_over(live)
         except Exception:
             log.exception("rollover of %s failed", live.stream.name)
         finally:
             self._schedule(live)
+
+    def roll_over(self, live: Live) -> bool:
+        """If a period of `live` has ended, move it to the new key and count the change."""
+        key = p.key_at(live.period, self.now(), live.tz)
+        if key <= live.key:
+            return False
+        old = live.stream
+        self._roll(live, key)
+        self._announce(old, live.stream)
+        return True
 
     def _roll(self, live: Live, key: str) -> None:
         with self._lock:

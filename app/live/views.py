@@ -8,8 +8,11 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 from flask_login import current_user
 
+from app.api.queries import LiveQuery, query
+from app.boards.streams import Live
 from app.errors import ScoreboardError
 from app.extensions import db, sock
+from app.live.hub import Hub
 from app.live.sse import SseConnection, SseResponse
 from app.live.ws import WsConnection
 from app.services import services
@@ -17,6 +20,7 @@ from app.services import services
 bp = Blueprint("live", __name__)
 
 TRY_AGAIN_LATER = 1013
+POLICY_VIOLATION = 1008
 
 
 def _user_from_token(token: str | None) -> int | None:
@@ -42,11 +46,28 @@ def _error(code: str, message: str) -> bytes:
     return orjson.dumps({"type": "error", "error": {"code": code, "message": message}})
 
 
+def requested_live() -> Live:
+    """The (board, period) a live connection, fragment or widget asks for (`?board=&period=`;
+    default main, all) as this process follows it.
+
+    :raise ScoreboardError: NOT_FOUND (no such board), INVALID_REQUEST (a period it does not keep).
+    """
+    args = query(LiveQuery)
+    streams = services().streams
+    _, stream = streams.stream(args.board, args.period)
+    return streams.live(args.board, stream.period)
+
+
 @sock.route("/ws/scoreboard", bp=bp)
 def scoreboard_ws(ws: Any) -> None:
-    hub = services().hub
-    if len(hub.connections) >= current_app.config["WS_CONNECTION_LIMIT"]:
+    if services().streams.connections() >= current_app.config["WS_CONNECTION_LIMIT"]:
         ws.close(TRY_AGAIN_LATER, "Too many connections; try again later.")
+        return
+    try:
+        hub = requested_live().hub
+    except ScoreboardError as err:
+        ws.send(_error(err.code, err.message).decode())
+        ws.close(POLICY_VIOLATION, err.message[:120])
         return
     conn = WsConnection(ws, html=request.args.get("format") == "html")
     uid = _connecting_user()
@@ -61,12 +82,12 @@ def scoreboard_ws(ws: Any) -> None:
                 ws.pong_received = False
                 conn.ping()
                 continue
-            _handle_client_message(conn, raw)
+            _handle_client_message(hub, conn, raw)
     finally:
         hub.detach(conn)
 
 
-def _handle_client_message(conn: WsConnection, raw: str | bytes) -> None:
+def _handle_client_message(hub: Hub, conn: WsConnection, raw: str | bytes) -> None:
     try:
         message = orjson.loads(raw)
         kind = message.get("type") if isinstance(message, dict) else None
@@ -80,10 +101,10 @@ def _handle_client_message(conn: WsConnection, raw: str | bytes) -> None:
             if uid is None:
                 raise ScoreboardError("UNAUTHORIZED", "Send a valid access token.")
         except ScoreboardError as err:
-            services().hub.bind_user(conn, None)
+            hub.bind_user(conn, None)
             conn.send_json(_error("UNAUTHORIZED", err.message))
             return
-        services().hub.bind_user(conn, uid)
+        hub.bind_user(conn, uid)
         conn.send_json(orjson.dumps({"type": "auth_ok", "user_id": uid}))
     else:
         conn.send_json(_error("INVALID_REQUEST", 'Send {"type": "ping"} or {"type": "auth", "token": "…"}.'))
@@ -91,7 +112,7 @@ def _handle_client_message(conn: WsConnection, raw: str | bytes) -> None:
 
 @bp.get("/events/scoreboard")
 def scoreboard_events() -> Response:
-    hub = services().hub
+    hub = requested_live().hub
     conn = SseConnection(html=request.args.get("format") == "html")
     uid = _connecting_user()
     last_id = request.headers.get("Last-Event-ID", "")

@@ -312,7 +312,7 @@ class Ledger:
         records = orjson.dumps([_record(c) for _, c in round_]).decode()
         with self.autocommit.connect() as conn:
             rows = conn.exec_driver_sql(_ACCEPT_PG, {"changes": records}).fetchall()
-        done = {r[0]: After(*r[1:8], _rows(r[8])) for r in rows}
+        done = {r[0]: After._make((*r[1:8], _rows(r[8]))) for r in rows}
         return {i: done.get(c.user_id) or LookupError(f"no player {c.user_id}") for i, c in round_}
 
     def _write(self, conn: Connection, c: Change) -> After:
@@ -332,7 +332,7 @@ class Ledger:
         if state is None:
             raise ScoreboardError("NOT_FOUND", f"No player with id {c.user_id}.")
         rows = self._write_rows(conn, c, state.rank_version)
-        row = After(*state, rows)
+        row = After._make((*state, rows))
         details = dict(c.audit.details)
         if c.entry is not None:
             points = -(before or 0) if c.reset else c.points

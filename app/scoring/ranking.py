@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, column, text
 from sqlalchemy.engine import Connection
 
 from app.batch import Batcher, run_scripts
@@ -263,38 +263,31 @@ class DbRanking:
     def __init__(self, stream: Stream = MAIN_STREAM):
         self.params: dict[str, str] = {}
         if stream.is_main:
-            self.TOP = text(
-                f"SELECT id, score, score_updated_at FROM users {_RANKED} "
-                "ORDER BY score DESC, score_updated_at ASC, id ASC LIMIT :limit OFFSET :offset"
-            )
-            self.TOTAL = text(f"SELECT count(*) FROM users {_RANKED}")
-            self.AHEAD = text(_AHEAD).bindparams(bindparam("ts", type_=_TS))
-            self.ME = text(f"SELECT id, score, score_updated_at FROM users {_RANKED} AND id = :uid")
-            self.STATES = text(
-                "SELECT id, rank_version, score, score_updated_at, "
-                f"CASE WHEN {RANKED_SQL} THEN 1 ELSE 0 END AS ranked FROM users"
-            )
-            self.NEWEST = text(f"SELECT max(score_updated_at) AS newest FROM users {_RANKED}")
+            rows, uid, score, at = f"users {_RANKED}", "id", "score", "score_updated_at"
+            ahead, ranked = _AHEAD, f"CASE WHEN {RANKED_SQL} THEN 1 ELSE 0 END"
+            every = "users"
         else:
             self.params = {"board": stream.board, "key": stream.key}
-            self.TOP = text(
-                f"SELECT s.user_id, s.score, s.score_updated_at FROM {_ROWS} ORDER BY s.score DESC,"
-                " s.score_updated_at ASC, s.user_id ASC LIMIT :limit OFFSET :offset"
-            )
-            self.TOTAL = text(f"SELECT count(*) FROM {_ROWS}")
-            self.AHEAD = text(_STREAM_AHEAD).bindparams(bindparam("ts", type_=_TS))
-            self.ME = text(f"SELECT s.user_id, s.score, s.score_updated_at FROM {_ROWS} AND s.user_id = :uid")
-            self.STATES = text(
-                "SELECT s.user_id, u.rank_version, s.score, s.score_updated_at,"
-                " CASE WHEN NOT u.is_banned AND NOT u.is_hidden THEN 1 ELSE 0 END AS ranked"
-                " FROM board_scores s JOIN users u ON u.id = s.user_id"
+            rows, uid, score, at = _ROWS, "s.user_id", "s.score", "s.score_updated_at"
+            ahead, ranked = _STREAM_AHEAD, "CASE WHEN NOT u.is_banned AND NOT u.is_hidden THEN 1 ELSE 0 END"
+            every = (
+                "board_scores s JOIN users u ON u.id = s.user_id"
                 " WHERE s.board = :board AND s.period_key = :key"
             )
-            self.NEWEST = text(f"SELECT max(s.score_updated_at) AS newest FROM {_ROWS}")
-        self.TOP = self.TOP.columns(score_updated_at=_TS)
-        self.ME = self.ME.columns(score_updated_at=_TS)
-        self.STATES = self.STATES.columns(score_updated_at=_TS)
-        self.NEWEST = self.NEWEST.columns(newest=_TS)
+        version = "rank_version" if stream.is_main else "u.rank_version"
+        self.TOP = text(
+            f"SELECT {uid}, {score}, {at} FROM {rows} "
+            f"ORDER BY {score} DESC, {at} ASC, {uid} ASC LIMIT :limit OFFSET :offset"
+        ).columns(column(uid), column(score), column(at, _TS))
+        self.TOTAL = text(f"SELECT count(*) FROM {rows}")
+        self.AHEAD = text(ahead).bindparams(bindparam("ts", type_=_TS))
+        self.ME = text(f"SELECT {uid}, {score}, {at} FROM {rows} AND {uid} = :uid").columns(
+            column(uid), column(score), column(at, _TS)
+        )
+        self.STATES = text(
+            f"SELECT {uid}, {version}, {score}, {at}, {ranked} AS ranked FROM {every}"
+        ).columns(column(uid), column(version), column(score), column(at, _TS), column("ranked"))
+        self.NEWEST = text(f"SELECT max({at}) AS newest FROM {rows}").columns(column("newest", _TS))
 
     def top(self, conn: Connection, limit: int, offset: int = 0) -> tuple[list[Standing], int]:
         rows = conn.execute(self.TOP, {"limit": limit, "offset": offset, **self.params}).all()

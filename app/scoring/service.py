@@ -126,13 +126,13 @@ class Scorer:
         self._require_scope(who)
         player = self._player(who.user_id)
         self._check_standing(player)
-        self._catalog(board).get(action_type)
+        self.catalog_of(board).get(action_type)
         wait = self._waits([self._token_check(who.user_id)])[0]
         if wait:
             raise ScoreboardError("RATE_LIMITED", "Too many requests; slow down.", retry_after=wait)
         return self._mint(who.user_id, action_type, board)
 
-    def _catalog(self, board: str) -> ActionCatalog:
+    def catalog_of(self, board: str) -> ActionCatalog:
         """:raise ScoreboardError NOT_FOUND: no such board."""
         if board == MAIN:
             return self.catalog
@@ -209,7 +209,7 @@ class Scorer:
                 raise ScoreboardError("TOKEN_USER_MISMATCH", "This action token belongs to another player.")
             if claims.issued_at + self.signer.ttl < self.clock():
                 raise ScoreboardError("TOKEN_EXPIRED", "The action token has expired; ask for a new one.")
-            return claims, self._catalog(claims.board).get(claims.action_type), None
+            return claims, self.catalog_of(claims.board).get(claims.action_type), None
         except ScoreboardError as refusal:
             return None, None, refusal
 

@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app
 
 from app.api.leaderboard import conditional
+from app.live.views import requested_live
 from app.scoring.board import Entry
-from app.services import services
 
 bp = Blueprint("fragments", __name__)
 
@@ -30,7 +30,7 @@ def score_renderer(app: Flask) -> Any:
 
 @bp.get("/fragments/leaderboard")
 def leaderboard_fragment() -> Response:
-    page = services().board.page(10, 0)
+    page = requested_live().board.page(10, 0)
     render = board_renderer(current_app, oob=False)
     response = conditional(
         page.etag,

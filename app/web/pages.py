@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
@@ -14,44 +15,98 @@ from app.api.openapi import document
 from app.auth.accounts import authenticate, create_user
 from app.auth.privacy import erase_user, export_user
 from app.auth.session import sign_in, sign_out
+from app.boards.periods import Period
+from app.boards.registry import BoardInfo, is_slug
+from app.boards.streams import Live
 from app.errors import ScoreboardError
 from app.extensions import db
+from app.models.boards import MAIN
 from app.services import services
 from app.web.external import connections
 from app.web.forms import AccountForm, DeleteForm, EmptyForm, LoginForm, RegisterForm
 
 bp = Blueprint("web", __name__)
 
+PERIOD_LABELS = {Period.ALL: "All time", Period.DAILY: "Today", Period.WEEKLY: "This week",
+                 Period.MONTHLY: "This month"}  # fmt: skip
 
-def _board(limit: int = 10) -> dict[str, Any]:
-    page = services().board.page(limit, 0)
+
+def _board(live: Live, limit: int = 10) -> dict[str, Any]:
+    page = live.board.page(limit, 0)
     return {"entries": page.data["leaderboard"], "total": page.data["total_players"], "seq": page.seq}
 
 
-def _standing() -> dict[str, Any] | None:
-    """The signed-in player's score, rank and percentile."""
+def _standing(live: Live) -> dict[str, Any] | None:
+    """The signed-in player's score, rank and percentile in the stream shown."""
     if not current_user.is_authenticated:
         return None
-    standing, total = services().standings.rank(current_user.id)
+    streams = services().streams
+    standing, total = streams.rank(live.stream, True, current_user.id)
+    score = current_user.score if live.stream.is_main else (standing.score if standing else 0)
     return {
-        "score": current_user.score,
+        "score": score,
         "rank": standing.rank if standing else None,
         "percentile": percentile(standing.rank, total) if standing else None,
         "hidden": current_user.is_hidden,
     }
 
 
-@bp.get("/")
-def index() -> str:
+def _tabs(info: BoardInfo, live: Live, endpoint: str, **args: Any) -> list[dict[str, Any]]:
+    """One link per period the board keeps (none when it keeps only all-time)."""
+    if not info.periods:
+        return []
+    return [
+        {"label": PERIOD_LABELS[period], "href": url_for(endpoint, **args, period=period.value),
+         "current": period is live.period}
+        for period in info.kept
+    ]  # fmt: skip
+
+
+def _live_query(live: Live, **extra: Any) -> str:
+    """The query string of the live URLs (none for main's all-time board, as before boards)."""
+    args = {} if live.stream.is_main else {"board": live.board_slug, "period": live.period.value}
+    return urlencode({**extra, **args})
+
+
+def _show(slug: str) -> tuple[BoardInfo, Live]:
+    """The board and period a page asks for (`?period=`).
+
+    :raise ScoreboardError: NOT_FOUND (no such board), INVALID_REQUEST (a period it does not keep).
+    """
+    streams = services().streams
+    info, stream = streams.stream(slug, request.args.get("period"))
+    return info, streams.live(slug, stream.period)
+
+
+def _scoreboard(slug: str) -> str:
     db.session.commit()  # release the connection before the domain reads
-    actions = [a.type for a in services().catalog]
+    info, live = _show(slug)
+    actions = [a.type for a in services().scorer.catalog_of(slug)]
+    endpoint, args = ("web.index", {}) if slug == MAIN else ("web.board_page", {"slug": slug})
     return render_template(
         "scoreboard/index.html",
-        board=_board(),
-        me=_standing(),
-        action_type=actions[0],
+        info=info,
+        live=live,
+        tabs=_tabs(info, live, endpoint, **args),
+        live_query=_live_query(live, format="html"),
+        poll_query=_live_query(live),
+        board=_board(live),
+        me=_standing(live),
+        action_type=actions[0] if actions else None,
         logout_form=EmptyForm(),
     )
+
+
+@bp.get("/")
+def index() -> str:
+    return _scoreboard(MAIN)
+
+
+@bp.get("/boards/<slug>")
+def board_page(slug: str) -> str:
+    if not is_slug(slug):
+        raise ScoreboardError("NOT_FOUND", "No such board.")
+    return _scoreboard(slug)
 
 
 @bp.get("/widget")
@@ -62,7 +117,21 @@ def widget() -> str:
         limit = 10
     theme = request.args.get("theme", "light")
     theme = theme if theme in ("light", "dark") else "light"
-    return render_template("widget.html", board=_board(limit), limit=limit, theme=theme)
+    slug = request.args.get("board", MAIN)
+    if not is_slug(slug):
+        raise ScoreboardError("NOT_FOUND", "No such board.")
+    info, live = _show(slug)
+    keep = {"limit": limit, "theme": theme} | ({"board": slug} if slug != MAIN else {})
+    return render_template(
+        "widget.html",
+        info=info,
+        tabs=_tabs(info, live, "web.widget", **keep),
+        live_query=_live_query(live, format="html"),
+        poll_query=_live_query(live),
+        board=_board(live, limit),
+        limit=limit,
+        theme=theme,
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -140,7 +209,7 @@ def account() -> Any:
         "account/index.html",
         form=form,
         delete_form=DeleteForm(),
-        me=_standing(),
+        me=_standing(services().streams.main),
         connections=connections(),
         has_password=bool(current_user.password_hash),
         connect_form=EmptyForm(),
