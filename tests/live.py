@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 import websocket
@@ -23,14 +24,22 @@ def close_all() -> None:
 class LiveClient:
     """Collects JSON events from /ws/scoreboard or /events/scoreboard."""
 
-    def __init__(self, base: str, transport: str, token: str | None = None, deflate: bool = True):
+    def __init__(
+        self,
+        base: str,
+        transport: str,
+        token: str | None = None,
+        deflate: bool = True,
+        params: dict[str, str] | None = None,
+    ):
         self.base, self.transport = base, transport
         self.messages: list[dict[str, Any]] = []
         self.served_by = ""
         self.closed = threading.Event()
         self.close_code: int | None = None
         self._lock = threading.Lock()
-        query = f"?access_token={token}" if token else ""
+        args = {**({"access_token": token} if token else {}), **(params or {})}
+        query = f"?{urlencode(args)}" if args else ""
         if transport == "ws":
             headers = (
                 ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"] if deflate else []

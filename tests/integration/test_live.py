@@ -123,6 +123,9 @@ def test_score_update_goes_only_to_the_scorer_and_reauth_works(host: Gunicorn) -
         "points_gained": 10,
         "rank": 1,
         "previous_rank": 1,
+        "board": "main",
+        "period": "all",
+        "period_key": "all",
     }
     for other in (bobs, watcher):
         other.wait_for(lambda m: m["type"] == "leaderboard_update" and board_of(m) == [(1, ann, 20)])
