@@ -86,7 +86,12 @@ def register_error_handlers(app: Flask) -> None:
     """Map domain errors, HTTP errors and crashes to the error shape."""
 
     @app.errorhandler(ScoreboardError)
-    def _domain(err: ScoreboardError) -> Response:
+    def _domain(err: ScoreboardError) -> Response | tuple[str, int]:
+        if _wants_page():  # a board or period that does not exist, say
+            titles = {404: "Not found", 400: "Not available"}
+            return render_template(
+                "error.html", title=titles.get(err.status, "Sorry"), message=err.message
+            ), err.status
         return error_response(err)
 
     @app.errorhandler(CSRFError)

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from app.models import AuditLog, FraudFlag, OAuthAccount, OAuthToken, ScoreEvent, User
+from app.models import AuditLog, BoardScore, FraudFlag, OAuthAccount, OAuthToken, ScoreEvent, User
+from app.models.boards import MAIN
 from app.scoring.board import iso
 from app.scoring.moderation import Moderation
 from app.shapes import JSONObject, TypedDict, closed
@@ -27,6 +28,7 @@ class Export(TypedDict):
     """Everything held on a player (GET /api/v1/me/export)."""
 
     profile: JSONObject
+    boards: list[JSONObject]  # the player's score on every board and period they played
     score_events: list[JSONObject]
     audit_log: list[JSONObject]
     fraud_flags: list[JSONObject]
@@ -43,6 +45,14 @@ def export_user(engine: Engine, user_id: int) -> Export:
         )
         flags = conn.execute(select(FraudFlag).where(FraudFlag.user_id == user_id).order_by(FraudFlag.id))
         links = conn.execute(select(OAuthAccount).where(OAuthAccount.user_id == user_id))
+        played = conn.execute(
+            select(BoardScore)
+            .where(BoardScore.user_id == user_id)
+            .order_by(BoardScore.board, BoardScore.period, BoardScore.period_key)
+        )
+        boards = [{"board": MAIN, "period": "all", "period_key": "all", "score": user.score,
+                   "score_updated_at": iso(user.score_updated_at)}] if user.score_updated_at else []  # fmt: skip
+        boards += [_row(b, ["board", "period", "period_key", "score", "score_updated_at"]) for b in played]
         return {
             "profile": _row(
                 user,
@@ -59,10 +69,12 @@ def export_user(engine: Engine, user_id: int) -> Export:
                     "created_at",
                 ],
             ),
+            "boards": boards,
             "score_events": [
                 _row(
                     e,
                     [
+                        "board",
                         "action_id",
                         "action_type",
                         "points",

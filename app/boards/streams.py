@@ -9,8 +9,8 @@ only: a change on one board costs the viewers of every other board nothing.
 At a period's end every process holding its `Live` moves it to the new key; one of them
 (Redis: whoever sets the rollover marker first) counts the change, so every viewer gets the new,
 empty period's board under a new seq within a second of the boundary. The rank index of the
-ended key expires an hour later; its standings stay in the database, read from there (cached:
-they are frozen).
+ended key expires an hour later (every placement sets the expiry); its standings stay in the
+database, read from there (cached: they are frozen).
 """
 
 from __future__ import annotations
@@ -188,12 +188,21 @@ class Streams:
         with self._lock:
             writer = self._writers.get(stream)
             if writer is None:
-                index = RankIndex(self.redis, self.namespace, stream) if self.redis is not None else None
+                index = None
+                if self.redis is not None:
+                    index = RankIndex(self.redis, self.namespace, stream, self._expiry(stream))
                 standings = Standings(self.engine, index, self.health, stream)
                 writer = BoardWriter(standings, self.broker, self.channel)
                 writer.on_local = partial(self._local, stream)
                 self._writers[stream] = writer
         return writer
+
+    def _expiry(self, stream: Stream) -> datetime | None:
+        """When a key's rank index may go: an hour after its period ends (None: all-time)."""
+        if stream.period is p.Period.ALL:
+            return None
+        ends = p.bounds(stream.period, stream.key, p.zone(self.info(stream.board).timezone))[1]
+        return ends + INDEX_GRACE if ends is not None else None
 
     def _local(self, stream: Stream, event: dict[str, Any]) -> None:
         live = self._lives.get(stream.name)
@@ -368,9 +377,6 @@ class Streams:
             writer.announce("rollover")
             return
         try:
-            ends = p.bounds(old.period, old.key, p.zone(self.info(old.board).timezone))[1]
-            if ends is not None:
-                self.standings(old).index.expire_at(ends + INDEX_GRACE)  # type: ignore[union-attr]
             if index.redis.set(f"{index.zset}:rolled", 1, nx=True, ex=int(INDEX_GRACE.total_seconds())):
                 writer.rebuild(force=True)  # the new key's index, marked ready; announced
         except RedisError as exc:

@@ -65,7 +65,8 @@ def decode_member(member: str) -> tuple[int, datetime]:
 APPLY_LUA = """
 -- KEYS: rank zset, users hash, seq counter, last-updated time
 -- ARGV: uid, version, ranked, score, member, channel, message, bump ('1'), now (ISO),
---   the message's stream prefix ('' for main's all-time stream)
+--   the message's stream prefix ('' for main's all-time stream),
+--   when the index expires (unix seconds; '' for never: a period's index goes after it ends)
 local function place()
   local cur = redis.call('HGET', KEYS[2], ARGV[1])
   local prev = false
@@ -91,6 +92,10 @@ local function place()
   return prev, false
 end
 local prev, new = place()
+if ARGV[11] ~= '' then
+  redis.call('EXPIREAT', KEYS[1], ARGV[11])
+  redis.call('EXPIREAT', KEYS[2], ARGV[11])
+end
 local total = redis.call('ZCARD', KEYS[1])
 if redis.call('EXISTS', KEYS[3]) == 0 then
   return {prev or -1, new or -1, total, -1}  -- counter lost (Redis restarted): rebuild first
@@ -113,8 +118,11 @@ return {prev or -1, new or -1, total, seq}
 class RankIndex:
     """The Redis sorted set of ranked players, shared by every process."""
 
-    def __init__(self, redis, namespace: str, stream: Stream = MAIN_STREAM):  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, redis, namespace: str, stream: Stream = MAIN_STREAM, expires: datetime | None = None
+    ):
         self.redis = redis
+        self.expires = "" if expires is None else str(int(expires.timestamp()))
         if stream.is_main:  # the names from before boards
             self.zset = f"{namespace}:rank"
             self.seq_key = f"{namespace}:board:seq"
@@ -162,6 +170,7 @@ class RankIndex:
             "1" if bump else "0",
             now,
             self.prefix,
+            self.expires,
         ]
         return [self.zset, self.users, self.seq_key, self.ts_key], args
 
@@ -220,18 +229,13 @@ class RankIndex:
             if count % batch == 0:
                 pipe.execute()
         pipe.set(self.ready_key, 1)
+        if self.expires:
+            pipe.expireat(self.ready_key, int(self.expires))
         pipe.execute()
         return count
 
     def clear(self) -> None:
         self.redis.delete(self.zset, self.users, self.ready_key)
-
-    def expire_at(self, when: datetime) -> None:
-        """Let the index of an ended period go at `when` (its standings stay in the database)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for key in (self.zset, self.users, self.ready_key):
-            pipe.expireat(key, int(when.timestamp()))
-        pipe.execute()
 
     @staticmethod
     def _standing(member: bytes, score: float, rank: int) -> Standing:

@@ -268,3 +268,19 @@ def test_a_ban_takes_a_player_off_every_board(client: FlaskClient, boss: Player)
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert scores(client.get(f"{BOARD}/leaderboard?period=weekly").get_json())[0] == (ann.username, 6)
+
+
+def test_the_export_holds_every_board_and_period_played(client: FlaskClient, boss: Player) -> None:
+    ann = Player(client)
+    jump(ann, 2)
+    ann.score()
+    export = ann.get("/api/v1/me/export").get_json()
+    played = {(b["board"], b["period"], b["period_key"]): b["score"] for b in export["boards"]}
+    assert played == {
+        ("main", "all", "all"): 10,
+        ("cup", "all", "all"): 6,
+        ("cup", "daily", today("daily")): 6,
+        ("cup", "weekly", today("weekly")): 6,
+        ("cup", "monthly", today("monthly")): 6,
+    }
+    assert [e["board"] for e in export["score_events"]] == ["cup", "cup", "main"]

@@ -86,6 +86,12 @@ def test_a_day_rolls_over_while_players_score(domain: Domain) -> None:
     info, day = streams.stream("cup", "daily", "2027-01-15")
     page = streams.past_page(info, day, 10, 0)
     assert [(e["user_id"], e["score"]) for e in page["leaderboard"]] == before
+    # the ended day's rank index goes an hour after the day (its standings stay in the database)
+    index = streams.writer(day).standings.index
+    if index is not None:
+        ends = datetime(2027, 1, 16, tzinfo=UTC).timestamp() + 3600
+        for key in (index.zset, index.users, index.ready_key):
+            assert index.redis.expiretime(key) == ends, key
     # the week goes on: both days count in it
     _, week = streams.stream("cup", "weekly")
     standings, total = streams.top(week, True, 10, 0)
