@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -51,7 +53,8 @@ def create_app(config: Any | None = None) -> Flask:
     from app.web.pages import bp as pages_bp
 
     with app.app_context():
-        app.extensions["scoreboard"] = services = build_services(config, db.engine)
+        services = build_services(config, db.engine, _clock(config.CLOCK_OFFSET_SECONDS))
+        app.extensions["scoreboard"] = services
     app.extensions["oauth_server"] = create_server(app, services.issuer)
     csrf.exempt(api_bp)
     csrf.exempt(oauth_bp)
@@ -64,8 +67,8 @@ def create_app(config: Any | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     init_sessions(app)
     init_providers(app)
-    services.hub.render_board = board_renderer(app)
-    services.hub.render_score = score_renderer(app)
+    services.hub.render_board = services.streams.render_board = board_renderer(app)
+    services.hub.render_score = services.streams.render_score = score_renderer(app)
     register_error_handlers(app)
     init_observability(app)
     register_cli(app)
@@ -80,3 +83,10 @@ def create_app(config: Any | None = None) -> Flask:
         services.start()
 
     return app
+
+
+def _clock(offset: int) -> Callable[[], float]:
+    """The time the domain reads: the system's, moved by `offset` seconds (CLOCK_OFFSET_SECONDS)."""
+    if not offset:
+        return time.time
+    return lambda: time.time() + offset

@@ -85,6 +85,8 @@ class Config:
         self.JWT_ISSUER = _env("JWT_ISSUER", "")
         self.JWT_AUDIENCE = _env("JWT_AUDIENCE", "scoreboard-api")
         self.LIVE_MIN_INTERVAL_MS = _int("LIVE_MIN_INTERVAL_MS", 100)
+        # seconds added to the clock scoring and periods read: rehearse a rollover; 0 in production
+        self.CLOCK_OFFSET_SECONDS = _int("CLOCK_OFFSET_SECONDS", 0)
         self.WS_CONNECTION_LIMIT = _int("WS_CONNECTION_LIMIT", 10000)
         self.WS_HEARTBEAT_INTERVAL = _int("WS_HEARTBEAT_INTERVAL", 25)
         self.SSE_HEARTBEAT_INTERVAL = _int("SSE_HEARTBEAT_INTERVAL", 15)
