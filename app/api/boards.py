@@ -26,7 +26,6 @@ from app.api.schemas import BoardIn, BoardPatch
 from app.boards.registry import BoardInfo, BoardRegistry, is_slug, rules
 from app.boards.stream import Stream
 from app.errors import ScoreboardError
-from app.models.types import utcnow
 from app.scoring.board import iso
 from app.scoring.ranking import Standing
 from app.services import services
@@ -55,7 +54,7 @@ def detail(boards: BoardRegistry, board: BoardInfo) -> BoardDetail:
             "starts_at": iso(w.starts_at),
             "ends_at": iso(w.ends_at),
         }
-        for w in board.current(utcnow()).values()
+        for w in board.current(services().streams.now()).values()
     ]
     catalog = cast(dict[str, ActionRule], rules(boards.catalog(board)))
     return {**summary(board), "catalog": catalog, "current": current}

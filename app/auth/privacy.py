@@ -50,8 +50,10 @@ def export_user(engine: Engine, user_id: int) -> Export:
             .where(BoardScore.user_id == user_id)
             .order_by(BoardScore.board, BoardScore.period, BoardScore.period_key)
         )
-        boards = [{"board": MAIN, "period": "all", "period_key": "all", "score": user.score,
-                   "score_updated_at": iso(user.score_updated_at)}] if user.score_updated_at else []  # fmt: skip
+        boards: list[JSONObject] = []
+        if user.score_updated_at is not None:  # main's all-time score is the users row
+            main = {"board": MAIN, "period": "all", "period_key": "all", "score": user.score}
+            boards.append({**main, "score_updated_at": iso(user.score_updated_at)})
         boards += [_row(b, ["board", "period", "period_key", "score", "score_updated_at"]) for b in played]
         return {
             "profile": _row(

@@ -6,7 +6,8 @@ write path (`BoardWriter` over its rank index, or the database); each (board, pe
 following the current key. Broker messages name their stream, and go to that stream's `Live`
 only: a change on one board costs the viewers of every other board nothing.
 
-At a period's end every process holding its `Live` moves it to the new key; one of them
+At a period's end (and ROLLOVER_GRACE after it, so writes stamped before the end are in) every
+process holding its `Live` sends the ended period's final board and moves to the new key; one of them
 (Redis: whoever sets the rollover marker first) counts the change, so every viewer gets the new,
 empty period's board under a new seq within a second of the boundary. The rank index of the
 ended key expires an hour later (every placement sets the expiry); its standings stay in the
@@ -16,13 +17,13 @@ database, read from there (cached: they are frozen).
 from __future__ import annotations
 
 import logging
-from functools import partial
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -45,6 +46,9 @@ BOARD_TTL = 1.0  # seconds a board's settings are reused on the hot path before 
 INDEX_GRACE = timedelta(hours=1)  # an ended key's rank index stays this long (late writes)
 SETTLED = timedelta(seconds=10)  # a past period's pages are cached once it ended this long ago
 PAST_PAGES = 512  # past-period pages kept per process
+# seconds after a period's end before its viewers move on: writes stamped before the end are in,
+# and their final board goes out first
+ROLLOVER_GRACE = 0.25
 
 
 @dataclass
@@ -338,7 +342,7 @@ class Streams:
             return
         ends = p.window(live.period, live.key, live.tz).ends_at
         assert ends is not None
-        delay = max((ends - self.now()).total_seconds(), 0.0) + 0.001
+        delay = max((ends - self.now()).total_seconds(), 0.0) + ROLLOVER_GRACE
         live.timer = threading.Timer(delay, self._boundary, (live,))
         live.timer.daemon = True
         live.timer.start()
@@ -362,9 +366,11 @@ class Streams:
         return True
 
     def _roll(self, live: Live, key: str) -> None:
+        """Send the ended period's final board, then follow the new key."""
         with self._lock:
             if key <= live.key:
                 return
+            live.hub.flush()
             live.key = key
             live.board.invalidate()
         live.hub.wake()

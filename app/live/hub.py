@@ -183,6 +183,14 @@ class Hub:
             for conn in list(peers):
                 conn.deliver(message)
 
+    def flush(self) -> None:
+        """Send the newest board now if it changed, outside the coalescing window (a period's
+        final board, right before its viewers move to the next one)."""
+        message = self._build()
+        if message is not None:
+            for conn in list(self.connections):
+                conn.send(message)
+
     def wake(self) -> None:
         """Ask the broadcaster to look at the board again (resync, rebuild)."""
         self._wake.set()

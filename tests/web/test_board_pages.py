@@ -97,3 +97,15 @@ def test_pages_for_boards_or_periods_that_do_not_exist(
     if not path.startswith("/fragments/"):
         assert page.status_code == status and page.mimetype == "text/html"
         assert "board" in page.get_data(as_text=True) or "period" in page.get_data(as_text=True)
+
+
+def test_a_board_streams_htmx_fragments_like_main(app: Flask, client: FlaskClient, cup: Player) -> None:
+    from app.boards.periods import Period
+
+    ann = Player(client)
+    jump(ann)
+    live = app.extensions["scoreboard"].streams.live("cup", Period.DAILY)
+    message = live.hub.current or live.hub._build(force=True)
+    assert message is not None
+    fragment = message.body(html=True).decode()
+    assert "hx-swap-oob" in fragment and ann.username in fragment
