@@ -1,0 +1,141 @@
+"""Review of boards (SPEC §14) under Redis faults: after an outage, each board stream's rank
+index must agree with the database again (SPEC §4, §11), as main's does.
+
+Redis here keeps its data across the restart (AOF, fsync always), as docker-compose runs it:
+the index and counters survive, so the writers repair the players whose updates failed instead
+of rebuilding everything.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from app.boards import periods as p
+from app.boards.stream import Stream
+from app.extensions import db
+from tests.api.test_board_scores import CUP, jump
+from tests.conftest import GENEROUS
+from tests.helpers import Player, admin_player
+from tests.integration.conftest import RedisServer, wait_until
+from tests.services import require
+
+pytestmark = pytest.mark.parametrize("mode", ["production"])
+
+
+class DurableRedis(RedisServer):
+    """A private redis-server with AOF on (fsync always): a kill and a start keep its data."""
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)]  # fmt: skip
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: redis_lib.Redis.from_url(self.url).ping(), what="redis-server")
+
+
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Any:
+    require("redis-server", shutil.which("redis-server") is not None)
+    server = DurableRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(make_app: Any, durable_redis: DurableRedis) -> Flask:
+    return make_app(**GENEROUS, REDIS_URL=durable_redis.url)
+
+
+def cup_index(app: Flask, period: str = "all") -> list[tuple[int, int]]:
+    """The cup's rank index for a current period, in rank order."""
+    streams = app.extensions["scoreboard"].streams
+    info = streams.info("cup")
+    key = p.key_at(p.Period(period), streams.now(), p.zone(info.timezone))
+    index = streams.writer(Stream("cup", p.Period(period), key)).standings.index
+    standings, _ = index.top(1000)
+    return [(s.user_id, s.score) for s in standings]
+
+
+def cup_db(app: Flask, period: str = "all") -> list[tuple[int, int]]:
+    """The cup's standings straight from SQL written here."""
+    streams = app.extensions["scoreboard"].streams
+    info = streams.info("cup")
+    key = p.key_at(p.Period(period), streams.now(), p.zone(info.timezone))
+    with app.app_context():
+        rows = db.session.execute(
+            text(
+                "SELECT s.user_id, s.score FROM board_scores s JOIN users u ON u.id = s.user_id"
+                " WHERE s.board = 'cup' AND s.period_key = :k AND NOT u.is_banned AND NOT u.is_hidden"
+                " ORDER BY s.score DESC, s.score_updated_at ASC, s.user_id ASC"
+            ),
+            {"k": key},
+        )
+        return [(r[0], r[1]) for r in rows]
+
+
+def outage_while_jumping(client: FlaskClient, durable_redis: DurableRedis, ann: Player) -> None:
+    durable_redis.stop()
+    jump(ann)  # commits to the database; the index placement fails
+    time.sleep(0.2)
+    durable_redis.start()  # back with its data: the index is ready, the counters are there
+
+
+def test_a_board_stream_is_repaired_with_the_board_score_not_mains(
+    app: Flask, client: FlaskClient, durable_redis: DurableRedis
+) -> None:
+    """`BoardWriter._replace` (the repair of a player whose placement failed) reads `users`
+    (main's score and time) whatever the writer's stream: on a board it places the player with
+    their main score."""
+    boss = admin_player(app, client)
+    assert boss.post("/api/v1/admin/boards", CUP).status_code == 201
+    ann = Player(client)
+    ann.score(3)  # main: 30
+    jump(ann)  # the cup: 3
+    assert client.get("/api/v1/boards/cup/leaderboard").status_code == 200  # this process follows cup/all
+    assert cup_index(app) == cup_db(app) == [(ann.id, 3)]
+    outage_while_jumping(client, durable_redis, ann)
+    assert cup_db(app) == [(ann.id, 6)]
+    wait_until(
+        lambda: cup_index(app) == [(ann.id, 6)],
+        timeout=10,
+        what="the cup's index repaired",
+        explain=lambda: f"index {cup_index(app)}, database {cup_db(app)}",
+    )
+
+
+def test_every_board_stream_written_during_an_outage_is_repaired(
+    app: Flask, client: FlaskClient, durable_redis: DurableRedis
+) -> None:
+    """`Streams.on_connect` repairs only the streams this process has a `Live` for (its viewers'
+    current keys): a stream it only wrote to (a game server's process, the daily and weekly keys
+    nobody watches here) keeps its failed placements forever, and its index (what every read of
+    that period serves) disagrees with the database."""
+    boss = admin_player(app, client)
+    assert boss.post("/api/v1/admin/boards", CUP).status_code == 201
+    ann, bob = Player(client), Player(client)
+    jump(bob, 2)  # the cup: bob 6
+    jump(ann)  # ann 3
+    for period in ("daily", "weekly"):
+        assert cup_index(app, period) == cup_db(app, period) == [(bob.id, 6), (ann.id, 3)]
+    outage_while_jumping(client, durable_redis, ann)  # ann 6 in the database
+    time.sleep(1.5)  # the broker reconnects (its repair runs), the circuit breaker closes
+    jump(bob)  # after the outage: bob 9
+    for period in ("daily", "weekly"):
+        assert cup_db(app, period) == [(bob.id, 9), (ann.id, 6)]
+    wait_until(
+        lambda: all(cup_index(app, x) == cup_db(app, x) for x in ("daily", "weekly")),
+        timeout=5,
+        what="the cup's daily and weekly indexes agree with the database",
+        explain=lambda: {x: (cup_index(app, x), cup_db(app, x)) for x in ("daily", "weekly")},
+    )
