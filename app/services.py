@@ -170,9 +170,15 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
         placement, event = decode_envelope(message)
         board.handle(event)  # first: the hub reads the board
         hub.handle(placement, event)
+        streams.on_main_event(event)
 
     broker.subscribe(on_message)
-    writer.on_local = board.handle
+
+    def on_local(event: dict[str, Any]) -> None:
+        board.handle(event)
+        streams.on_main_event(event)
+
+    writer.on_local = on_local
     broker.on_connect(writer.repair)
     broker.on_connect(lambda: board.resync(standings.redis_state if index is not None else None))
     broker.on_connect(streams.on_connect)

@@ -112,8 +112,7 @@ def board_leaderboard(slug: str) -> Response:
         page = streams.live(slug, stream.period).board.page(args.limit, args.offset)
         data, etag = page.data, page.etag
     else:
-        data = streams.past_page(info, stream, args.limit, args.offset)
-        etag = f'"{stream.key}-final-{args.limit}-{args.offset}"'
+        data, etag = streams.past_page(info, stream, args.limit, args.offset)
     out = cast(BoardLeaderboard, {**data, **_labels(info, stream)})
     return conditional(etag, lambda: json_response(out))
 
@@ -140,7 +139,7 @@ def board_around(slug: str, user_id: int) -> Response:
         {
             "leaderboard": streams.entries(stream, rows),
             "total_players": total,
-            "last_updated": iso(live.board.last_updated) if current else None,
+            "last_updated": iso(live.board.last_updated if current else streams.newest(stream)),
             "seq": live.board.seq if current else 0,
             **_labels(info, stream),
         },

@@ -21,6 +21,7 @@ from app.api.queries import BIGINT
 from app.api.responses import Error, OAuthError
 from app.auth.server import SCOPES
 from app.boards.registry import SLUG
+from app.scoring.catalog import ACTION_TYPE_RE
 
 S = dict[str, Any]
 REF = "#/components/schemas/{model}"
@@ -182,10 +183,11 @@ def _operation_id(op: Op) -> str:
 
 
 def _components(schemas: Schemas, catalog: list[str]) -> S:
-    """Schemas, with the action types this deployment's catalog has, and the security schemes."""
+    """Schemas, with main's action types as examples (each board has its own catalog), and the
+    security schemes."""
     action = schemas.components.get("ActionTokenIn")
     if action is not None:
-        action["properties"]["action_type"]["enum"] = catalog
+        action["properties"]["action_type"] |= {"pattern": ACTION_TYPE_RE.pattern, "examples": catalog}
     return {
         "schemas": schemas.components,
         "securitySchemes": {

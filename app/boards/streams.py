@@ -16,6 +16,7 @@ database, read from there (cached: they are frozen).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+import orjson
 from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 
@@ -36,7 +38,7 @@ from app.errors import ScoreboardError
 from app.live.hub import Hub
 from app.models.boards import MAIN
 from app.scoring.board import Board, Entry, Leaderboard, iso
-from app.scoring.ranking import RankIndex, Standing
+from app.scoring.ranking import DbRanking, RankIndex, Standing
 from app.scoring.standings import RedisHealth, Standings
 from app.scoring.writer import BoardWriter, decode_envelope
 
@@ -46,9 +48,11 @@ BOARD_TTL = 1.0  # seconds a board's settings are reused on the hot path before 
 INDEX_GRACE = timedelta(hours=1)  # an ended key's rank index stays this long (late writes)
 SETTLED = timedelta(seconds=10)  # a past period's pages are cached once it ended this long ago
 PAST_PAGES = 512  # past-period pages kept per process
+PAST_TTL = 30.0  # seconds a past-period page is reused (each ban, hide or rename clears them)
+STANDING_KINDS = frozenset({"ban", "unban", "hide", "unhide", "rename", "erase"})
 # seconds after a period's end before its viewers move on: writes stamped before the end are in,
 # and their final board goes out first
-ROLLOVER_GRACE = 0.25
+ROLLOVER_GRACE = 0.5
 
 
 @dataclass
@@ -109,7 +113,7 @@ class Streams:
         self._writers: dict[Stream, BoardWriter] = {}
         self._lives: dict[str, Live] = {}
         self._boards: dict[str, tuple[float, BoardInfo]] = {}
-        self._past: OrderedDict[tuple[Stream, int, int], Leaderboard] = OrderedDict()
+        self._past: OrderedDict[tuple[Stream, int, int], tuple[float, Leaderboard, str]] = OrderedDict()
         self._lock = threading.RLock()
         self._stopped = False
         registry.on_change.append(self.forget)
@@ -127,12 +131,45 @@ class Streams:
             return cached[1]
         info = self.registry.get(slug)
         self._boards[slug] = (now, info)
+        if cached is not None and cached[1].timezone != info.timezone:
+            self._retime(info)
         return info
 
+    def _retime(self, info: BoardInfo) -> None:
+        """A board's timezone changed: its live periods follow the new zone's keys and ends."""
+        tz = p.zone(info.timezone)
+        for live in list(self._lives.values()):
+            if live.board_slug != info.slug:
+                continue
+            with self._lock:
+                live.tz = tz
+                key = p.key_at(live.period, self.now(), tz)
+                changed = key != live.key
+                if changed:
+                    live.hub.flush()
+                    live.key = key
+                    live.board.invalidate()
+                if live.timer is not None:
+                    live.timer.cancel()
+                self._schedule(live)
+            if changed:
+                live.hub.wake()
+
     def forget(self, slug: str) -> None:
-        """Read a board's settings afresh next time (this process edited them; the others see the
-        edit within BOARD_TTL)."""
-        self._boards.pop(slug, None)
+        """Read a board's settings afresh now (this process edited them; the others see the edit
+        within BOARD_TTL)."""
+        if slug in self._boards:
+            self._boards[slug] = (float("-inf"), self._boards[slug][1])  # stale: re-read, compare
+        try:
+            self.info(slug)
+        except ScoreboardError:
+            pass
+
+    def on_main_event(self, event: dict[str, Any]) -> None:
+        """A change on main's stream: a ban, hide or rename changes who ended periods show."""
+        if event.get("kind") in STANDING_KINDS:
+            with self._lock:
+                self._past.clear()
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -216,48 +253,58 @@ class Streams:
     # -- reading -------------------------------------------------------------------------
 
     def standings(self, stream: Stream) -> Standings:
-        """Where a stream's ranks come from (a past key: the database, through its writer's
-        `Standings`, which never asks Redis for a key whose index may be gone)."""
+        """Where a current stream's ranks come from: its rank index, else the database."""
         return self.writer(stream).standings
 
     def rank(self, stream: Stream, current: bool, user_id: int) -> tuple[Standing | None, int]:
-        standings = self.standings(stream)
         if current:
-            return standings.rank(user_id)
-        with self.engine.connect() as conn:
-            return standings.db.rank(conn, user_id)
+            return self.standings(stream).rank(user_id)
+        with self.engine.connect() as conn:  # an ended period: the database, nothing kept per key
+            return DbRanking(stream).rank(conn, user_id)
 
     def top(self, stream: Stream, current: bool, limit: int, offset: int) -> tuple[list[Standing], int]:
-        standings = self.standings(stream)
         if current:
-            return standings.top(limit, offset)
+            return self.standings(stream).top(limit, offset)
         with self.engine.connect() as conn:
-            return standings.db.top(conn, limit, offset)
+            return DbRanking(stream).top(conn, limit, offset)
 
-    def past_page(self, info: BoardInfo, stream: Stream, limit: int, offset: int) -> Leaderboard:
-        """An ended period's final standings (seq 0: they never change)."""
-        cache_key = (stream, limit, offset)
-        page = self._past.get(cache_key)
-        if page is not None:
-            return page
-        live = self.live(stream.board, stream.period)
-        standings = self.standings(stream)
+    def score_of(self, stream: Stream, user_id: int) -> int:
+        """A player's score in a stream, shown or not (a hidden player still sees their own)."""
         with self.engine.connect() as conn:
-            rows, total = standings.db.top(conn, limit, offset)
-            newest = standings.db.newest(conn)
-        page = {
-            "leaderboard": live.board.entries(rows),
+            found = DbRanking(stream).state_of(conn, user_id)
+        return found[0].score if found else 0
+
+    def newest(self, stream: Stream) -> datetime | None:
+        """When the latest ranked player of an ended period reached their score."""
+        with self.engine.connect() as conn:
+            return DbRanking(stream).newest(conn)
+
+    def past_page(self, info: BoardInfo, stream: Stream, limit: int, offset: int) -> tuple[Leaderboard, str]:
+        """An ended period's final standings (seq 0) and their ETag, which names the content: the
+        scores never change, but a ban or a hide still takes a player off (they apply to every
+        board): a page is kept until one (`on_main_event`) or for PAST_TTL seconds, once the
+        period ended SETTLED ago."""
+        cache_key = (stream, limit, offset)
+        cached = self._past.get(cache_key)
+        if cached is not None and time.monotonic() - cached[0] < PAST_TTL:
+            return cached[1], cached[2]
+        rows, total = self.top(stream, False, limit, offset)
+        page: Leaderboard = {
+            "leaderboard": self.entries(stream, rows),
             "total_players": total,
-            "last_updated": iso(newest),
+            "last_updated": iso(self.newest(stream)),
             "seq": 0,
         }
+        digest = hashlib.blake2s(orjson.dumps(page), digest_size=8).hexdigest()
+        etag = f'"{stream.key}-{digest}-{limit}-{offset}"'
         ends = self.window(info, stream).ends_at
         if ends is not None and ends + SETTLED <= self.now():
             with self._lock:
-                self._past[cache_key] = page
+                self._past[cache_key] = (time.monotonic(), page, etag)
+                self._past.move_to_end(cache_key)
                 while len(self._past) > PAST_PAGES:
                     self._past.popitem(last=False)
-        return page
+        return page, etag
 
     def entries(self, stream: Stream, standings: list[Standing]) -> list[Entry]:
         return self.live(stream.board, stream.period).board.entries(standings)
@@ -328,11 +375,13 @@ class Streams:
             live.hub.handle(placement, event)
 
     def on_connect(self) -> None:
-        """The broker (re)connected: repair the current indexes, take each stream's seq again."""
+        """The broker (re)connected: repair every current index this process wrote to, and take
+        each followed stream's seq again."""
+        for writer in list(self._writers.values()):  # every key written here, watched or not
+            if self.is_current(writer.stream, self.now()):
+                writer.repair()
         for live in list(self._lives.values()):
-            writer = self.writer(live.stream)
-            writer.repair()
-            standings = writer.standings
+            standings = self.writer(live.stream).standings
             live.board.resync(standings.redis_state if standings.index is not None else None)
 
     # -- rollover ------------------------------------------------------------------------

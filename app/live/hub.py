@@ -30,6 +30,15 @@ MAIN_LABELS = {"board": "main", "period": "all", "period_key": "all"}
 YIELD_EVERY = 256  # connections written between yields to the request greenlets
 
 
+def join(thread: threading.Thread, timeout: float) -> None:
+    """Wait for a thread, if it has started (a thread still starting needs no wait: it sees the
+    stop flag first thing)."""
+    try:
+        thread.join(timeout)
+    except RuntimeError:
+        pass  # not started yet
+
+
 class Message:
     """One event; its JSON, its HTML and each wire frame are built once, on first use."""
 
@@ -203,8 +212,8 @@ class Hub:
     def stop(self) -> None:
         self._stopped.set()
         self._wake.set()
-        if self._thread is not None and self._thread.ident is not None:  # started
-            self._thread.join(timeout=5)
+        if self._thread is not None:
+            join(self._thread, 5)
 
     def _run(self) -> None:
         """At most one send per window of `min_interval` (windows aligned to the clock).

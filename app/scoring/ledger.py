@@ -17,7 +17,7 @@ has one definition.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -230,6 +230,18 @@ class Streams(Protocol):
         """Whether a stream's period key is current at `now` (ended ones are frozen)."""
         ...
 
+    def now(self) -> datetime:
+        """The domain's time."""
+        ...
+
+    def info(self, slug: str) -> Any:
+        """A board's settings."""
+        ...
+
+    def keys(self, info: Any, now: datetime) -> tuple[tuple[str, str], ...]:
+        """The rows a score change on a board at `now` counts in."""
+        ...
+
 
 class Ledger:
     """Writes changes and hands them to the board writer; see the module docstring."""
@@ -247,7 +259,9 @@ class Ledger:
 
         :raise ScoreboardError NOT_FOUND: no such player (nothing is written).
         """
-        standings = self.writer.standings
+        standings = self.writer.standings  # the rank reported is on the board's all-time stream
+        if not _touches_main(change):
+            standings = self.streams.writer(Stream(change.board, Period.ALL, "all")).standings
         previous = None if standings.uses_index else standings.rank(change.user_id)[0]  # else the index
         with self.engine.begin() as conn:
             if also is not None:
@@ -293,6 +307,7 @@ class Ledger:
         retried one action at a time, so only the replayed one fails. Each result is the
         player's state row, or the exception."""
         results: dict[int, After | Exception] = {}
+        batch = [self._restamped(c) for c in batch]
         for round_ in _rounds(batch):
             try:
                 results.update(self._write_round(round_))
@@ -307,6 +322,16 @@ class Ledger:
                 except (IntegrityError, OperationalError) as exc:
                     results[i] = _failure(change, exc)
         return [results[i] for i in range(len(batch))]
+
+    def _restamped(self, c: Change) -> Change:
+        """An action that waited for its batch across a period's end counts in the period it
+        commits in: its time and period keys are taken again (the rest of the batch keeps its
+        own, taken a few milliseconds ago)."""
+        if not c.keys:
+            return c
+        now = self.streams.now()
+        keys = self.streams.keys(self.streams.info(c.board), now)
+        return c if keys == c.keys else replace(c, now=now, keys=keys)
 
     def _write_round(self, round_: list[tuple[int, Change]]) -> dict[int, After | Exception]:
         records = orjson.dumps([_record(c) for _, c in round_]).decode()

@@ -292,6 +292,20 @@ class DbRanking:
             f"SELECT {uid}, {version}, {score}, {at}, {ranked} AS ranked FROM {every}"
         ).columns(column(uid), column(version), column(score), column(at, _TS), column("ranked"))
         self.NEWEST = text(f"SELECT max({at}) AS newest FROM {rows}").columns(column("newest", _TS))
+        if stream.is_main:
+            one = (
+                "SELECT id, rank_version, score, score_updated_at, "
+                f"CASE WHEN {RANKED_SQL} THEN 1 ELSE 0 END, username, display_name FROM users WHERE id = :uid"
+            )
+        else:
+            one = (
+                "SELECT u.id, u.rank_version, coalesce(s.score, 0), s.score_updated_at,"
+                " CASE WHEN s.user_id IS NOT NULL AND NOT u.is_banned AND NOT u.is_hidden THEN 1 ELSE 0 END,"
+                " u.username, u.display_name FROM users u LEFT JOIN board_scores s ON s.user_id = u.id"
+                " AND s.board = :board AND s.period_key = :key WHERE u.id = :uid"
+            )
+        names = ("id", "version", "score", "at", "ranked", "username", "display_name")
+        self.ONE = text(one).columns(*(column(c, _TS if c == "at" else None) for c in names))
 
     def top(self, conn: Connection, limit: int, offset: int = 0) -> tuple[list[Standing], int]:
         rows = conn.execute(self.TOP, {"limit": limit, "offset": offset, **self.params}).all()
@@ -316,6 +330,13 @@ class DbRanking:
     def newest(self, conn: Connection) -> datetime | None:
         """When the latest ranked player reached their score (a past period's last update)."""
         return conn.execute(self.NEWEST, self.params).scalar()
+
+    def state_of(self, conn: Connection, user_id: int) -> tuple[RankState, tuple[str, str]] | None:
+        """One player's index state in this stream, and their names (None: no such player)."""
+        r = conn.execute(self.ONE, {"uid": user_id, **self.params}).first()
+        if r is None:
+            return None
+        return RankState(r[0], r[1], bool(r[4]), r[2], r[3]), (r[5], r[6])
 
     def states(self, conn: Connection) -> Iterable[RankState]:
         """Every player's index state, for a rebuild."""

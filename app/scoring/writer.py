@@ -23,7 +23,6 @@ from sqlalchemy.engine import Connection
 
 from app.boards.stream import MAIN_STREAM, Stream
 from app.models.types import UTCDateTime, utcnow
-from app.models.users import RANKED_SQL
 from app.scoring.board import iso
 from app.scoring.ranking import RankState
 from app.scoring.standings import Standings
@@ -51,11 +50,6 @@ _STREAM_PERSIST = text(
     " ON CONFLICT (board, period) DO UPDATE SET seq = :seq, last_updated = :ts"
     " WHERE stream_state.seq < :seq"
 ).bindparams(bindparam("ts", type_=_TS))
-_ONE_STATE = text(
-    "SELECT id, rank_version, score, score_updated_at, "
-    f"CASE WHEN {RANKED_SQL} THEN 1 ELSE 0 END, "
-    "username, display_name FROM users WHERE id = :uid"
-).columns(score_updated_at=_TS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +211,11 @@ class BoardWriter:
             self._rebuilder.start()
 
     def wait(self, timeout: float = 10.0) -> None:
-        if self._rebuilder is not None and self._rebuilder.ident is not None:  # started
-            self._rebuilder.join(timeout)
+        if self._rebuilder is not None:
+            try:
+                self._rebuilder.join(timeout)
+            except RuntimeError:
+                pass  # still starting: it has nothing to wait for yet
 
     def announce(self, kind: str) -> None:
         """Count one board change with no player attached, so every process reloads the board."""
@@ -250,12 +247,11 @@ class BoardWriter:
 
     def _replace(self, user_id: int) -> None:
         with self.standings.engine.connect() as conn:
-            row = conn.execute(_ONE_STATE, {"uid": user_id}).first()
-        if row is None:
+            found = self.standings.db.state_of(conn, user_id)
+        if found is None:
             return
-        state = RankState(row[0], row[1], bool(row[4]), row[2], row[3])
-        now = utcnow()
-        self.publish(state, change_event("repair", state, (row[5], row[6]), None, now), bump=True)
+        state, names = found
+        self.publish(state, change_event("repair", state, names, None, utcnow()), bump=True)
 
     def _safe_rebuild(self) -> None:
         try:

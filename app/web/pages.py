@@ -42,7 +42,7 @@ def _standing(live: Live) -> dict[str, Any] | None:
         return None
     streams = services().streams
     standing, total = streams.rank(live.stream, True, current_user.id)
-    score = current_user.score if live.stream.is_main else (standing.score if standing else 0)
+    score = current_user.score if live.stream.is_main else streams.score_of(live.stream, current_user.id)
     return {
         "score": score,
         "rank": standing.rank if standing else None,

@@ -32,7 +32,9 @@ def _played_on(app: Flask, user_id: int, score: int, at: datetime) -> None:
 
 
 def test_around_a_past_period_carries_the_same_last_updated_as_its_leaderboard(
-    app: Flask, client: FlaskClient, boss: Player  # noqa: F811
+    app: Flask,
+    client: FlaskClient,
+    boss: Player,  # noqa: F811
 ) -> None:
     """`around` is "the same shape" as the leaderboard (SPEC §6, §14). For a past key the
     leaderboard says when its standings last changed (the newest score time); `around` answers
@@ -66,8 +68,8 @@ def test_a_boards_current_periods_are_those_its_reads_use(make_app: Any) -> None
     reads the system clock, so during a rehearsal the two disagree on what is current."""
     app = make_app(**GENEROUS, CLOCK_OFFSET_SECONDS=3 * 86400)
     client = app.test_client()
-    boss = admin_player(app, client)
-    assert boss.post("/api/v1/admin/boards", CUP).status_code == 201
+    admin = admin_player(app, client)
+    assert admin.post("/api/v1/admin/boards", CUP).status_code == 201
     detail = client.get(BOARD).get_json()
     named = {c["period"]: c["period_key"] for c in detail["current"]}
     for period in ("daily", "weekly", "monthly"):
@@ -76,7 +78,8 @@ def test_a_boards_current_periods_are_those_its_reads_use(make_app: Any) -> None
 
 
 def test_the_document_accepts_a_token_request_for_a_boards_action(
-    client: FlaskClient, boss: Player  # noqa: F811
+    client: FlaskClient,
+    boss: Player,  # noqa: F811
 ) -> None:
     """SPEC §6: the OpenAPI document states "the constraints the server enforces". The server
     issues a token for `{"action_type": "jump", "board": "cup"}` (the cup's catalog), but the

@@ -12,7 +12,9 @@ from tests.web.test_board_pages import cup  # noqa: F401 (the fixture)
 
 
 def test_a_hidden_player_sees_their_own_score_on_a_board_page(
-    app: Flask, client: FlaskClient, cup: Player  # noqa: F811
+    app: Flask,
+    client: FlaskClient,
+    cup: Player,  # noqa: F811
 ) -> None:
     """`/` shows a hidden player their score (`users.score`) with no rank; `/boards/{slug}`
     reads the score from the player's standing, which a hidden player has none of, so it shows

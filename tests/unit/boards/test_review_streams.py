@@ -26,17 +26,18 @@ def test_a_past_period_reads_the_same_on_every_endpoint_after_a_ban(domain: Doma
     domain.clock.advance(30)  # the day ended 29.5 s ago: settled, its pages are cached
     streams = domain.services.streams
     info, day = streams.stream("cup", "daily", "2027-01-15")
-    before = streams.past_page(info, day, 10, 0)
+    before, etag = streams.past_page(info, day, 10, 0)
     assert [e["user_id"] for e in before["leaderboard"]] == [ann.user_id, bob.user_id]
 
     domain.services.moderation.ban(None, ann.user_id, "cheat", None)
 
-    page = streams.past_page(info, day, 10, 0)
+    page, etag_after = streams.past_page(info, day, 10, 0)
     on_page = [e["user_id"] for e in page["leaderboard"]]
     ranked = [uid for uid in (ann.user_id, bob.user_id) if streams.rank(day, False, uid)[0] is not None]
     _, total = streams.rank(day, False, bob.user_id)
     assert on_page == ranked, (on_page, ranked)
     assert page["total_players"] == total
+    assert etag_after != etag  # the content changed, so the ETag did
 
 
 def test_a_live_period_follows_the_boards_timezone_after_an_edit(domain: Domain) -> None:

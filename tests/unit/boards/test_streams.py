@@ -84,7 +84,7 @@ def test_a_day_rolls_over_while_players_score(domain: Domain) -> None:
 
     # the ended day reads as the board last showed it, from the database
     info, day = streams.stream("cup", "daily", "2027-01-15")
-    page = streams.past_page(info, day, 10, 0)
+    page, _ = streams.past_page(info, day, 10, 0)
     assert [(e["user_id"], e["score"]) for e in page["leaderboard"]] == before
     # the ended day's rank index goes an hour after the day (its standings stay in the database)
     index = streams.writer(day).standings.index
