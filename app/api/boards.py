@@ -10,7 +10,7 @@ from app.api import bp
 from app.api.admin import admin
 from app.api.context import body, json_response, origin
 from app.api.leaderboard import conditional, percentile
-from app.api.queries import ID, BoardAroundQuery, BoardLeaderboardQuery, StreamQuery, query
+from app.api.queries import ID, BoardAroundQuery, BoardLeaderboardQuery, HistoryQuery, StreamQuery, query
 from app.api.responses import (
     ActionRule,
     AdminBoardList,
@@ -21,11 +21,14 @@ from app.api.responses import (
     BoardSummary,
     CurrentPeriod,
     Dated,
+    History,
 )
 from app.api.schemas import BoardIn, BoardPatch
+from app.boards import periods
 from app.boards.registry import BoardInfo, BoardRegistry, is_slug, rules
 from app.boards.stream import Stream
 from app.errors import ScoreboardError
+from app.scoring import history
 from app.scoring.board import iso
 from app.scoring.ranking import Standing
 from app.services import services
@@ -164,6 +167,25 @@ def board_user_rank(slug: str, user_id: int) -> Response:
         "period": stream.period.value,
         "period_key": stream.key,
     }
+    return json_response(out)
+
+
+@bp.get(f"/users/<{ID}:user_id>/history")
+def user_history(user_id: int) -> Response:
+    args = query(HistoryQuery)
+    streams = services().streams
+    if args.period == "all" or args.until is None:
+        info, stream = streams.stream(args.board, args.period)
+    else:  # the period that holds `until`
+        info, stream = streams.stream(args.board, args.period)
+        key = periods.key_at(stream.period, args.until, periods.zone(info.timezone))
+        info, stream = streams.stream(args.board, args.period, key)
+    _standing(stream, streams.is_current(stream, streams.now()), user_id)  # 404 unless shown there
+    tz = periods.zone(info.timezone)
+    span = history.span(streams.window(info, stream), args.bucket, tz, streams.now(), args.since, args.until)
+    with services().engine.connect() as conn:
+        found = history.points(conn, user_id, stream.board, span)
+    out: History = {"points": [{"at": iso(at), "score": score} for at, score in found]}
     return json_response(out)
 
 

@@ -75,6 +75,9 @@ OPERATIONS: tuple[Op, ...] = (
        "player (404 if not ranked)", Leaderboard, query=q.AroundQuery, ids=("user_id",)),
     Op("get", "/api/v1/users/{user_id}/rank", "leaderboard", "One player's rank and percentile (404 if "
        "not ranked)", r.Rank, ids=("user_id",)),
+    Op("get", "/api/v1/users/{user_id}/history", "leaderboard", "A player's score at the end of each hour "
+       "or day, on a board and period (at most 2,000 points: 400 beyond; 404 if not ranked there)",
+       r.History, query=q.HistoryQuery, ids=("user_id",), errors=(400,)),
     Op("get", "/api/v1/boards", "boards", "Every board: slug, title, periods, timezone", r.BoardList),
     Op("get", "/api/v1/boards/{slug}", "boards", "One board with its public catalog and current "
        "periods (404 for an unknown or malformed slug)", r.BoardDetail, slugs=("slug",)),

@@ -84,6 +84,20 @@ class BoardAroundQuery(AroundQuery, StreamQuery):
     pass
 
 
+class HistoryQuery(Query):
+    """A player's score over time on one board and period (SPEC §14)."""
+
+    board: str = Field(default="main", pattern=r"^[a-z0-9-]{1,32}$", description="a board's slug")
+    period: PeriodName = Field(default="all", description="one the board keeps (its current window)")
+    bucket: Literal["hour", "day"] = Field(
+        default="hour", description="hours (UTC) or days (the board's zone)"
+    )
+    since: Annotated[datetime, ISO] | None = Field(
+        default=None, alias="from", description="ISO 8601 (default: 48 hours, or 90 days, before until)"
+    )
+    until: Annotated[datetime, ISO] | None = Field(default=None, description="ISO 8601 (default: now)")
+
+
 class LiveQuery(Query):
     """The stream a live connection, fragment or widget follows."""
 

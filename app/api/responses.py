@@ -249,3 +249,16 @@ class BoardRank(TypedDict):
     board: str
     period: PeriodName
     period_key: str
+
+
+@closed
+class HistoryPoint(TypedDict):
+    at: Time
+    score: int
+
+
+@closed
+class History(TypedDict):
+    """A player's score at the end of each bucket."""
+
+    points: list[HistoryPoint]

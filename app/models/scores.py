@@ -31,7 +31,11 @@ class ScoreEvent(Model):
     user_agent: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_score_events_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_score_events_user_created", "user_id", "created_at"),
+        # a player's history on one board (app/scoring/history.py): one lookup per point
+        Index("ix_score_events_user_board_created", "user_id", "board", "created_at"),
+    )
 
 
 class BoardState(Model):
