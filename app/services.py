@@ -39,6 +39,7 @@ from app.scoring.standings import RedisHealth, Standings
 from app.scoring.tokens import ActionTokenSigner, MemoryTokenStore, RedisTokenStore, derive_key
 from app.scoring.writer import BoardWriter, decode_envelope, start_persisting, stream_of
 from app.telemetry import SERVED_BY
+from app.threads import join
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class Services:
         self.board.stop()
         self.writer.wait()
         if self._persister is not None:
-            self._persister.join(timeout=5)
+            join(self._persister)
         if self.redis is not None:
             self.redis.close()
 

@@ -20,6 +20,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from app.fraud.limits import parse_limit
+from app.threads import join
 
 log = logging.getLogger(__name__)
 
@@ -129,5 +130,5 @@ class AddressLimit:
     def stop(self) -> None:
         self._stopped.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            join(self._thread)
         self.flush()

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
+from app.threads import join
+
 log = logging.getLogger(__name__)
 
 Listener = Callable[[bytes], None]
@@ -84,8 +86,7 @@ class RedisBroker:
             except RedisError:
                 pass  # unreachable: the listener notices within its poll interval
         for thread in (self._thread, self._callbacks):
-            if thread is not None:
-                thread.join(timeout=5)
+            join(thread)
 
     def _reconnected(self, connection: object = None) -> None:
         """Run the on-connect callbacks (resync, index repair) off the listener's path."""

@@ -22,21 +22,13 @@ from app.live.frames import http_chunk, sse_event, ws_text_frame
 from app.live.metrics import BROADCAST, CONNECTIONS
 from app.scoring.board import Board, Entry, iso
 from app.scoring.writer import Placement
+from app.threads import join
 
 log = logging.getLogger(__name__)
 
 TOP = 10
 MAIN_LABELS = {"board": "main", "period": "all", "period_key": "all"}
 YIELD_EVERY = 256  # connections written between yields to the request greenlets
-
-
-def join(thread: threading.Thread, timeout: float) -> None:
-    """Wait for a thread, if it has started (a thread still starting needs no wait: it sees the
-    stop flag first thing)."""
-    try:
-        thread.join(timeout)
-    except RuntimeError:
-        pass  # not started yet
 
 
 class Message:

@@ -26,6 +26,7 @@ from app.models.types import UTCDateTime, utcnow
 from app.scoring.board import iso
 from app.scoring.ranking import RankState
 from app.scoring.standings import Standings
+from app.threads import join
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +212,7 @@ class BoardWriter:
             self._rebuilder.start()
 
     def wait(self, timeout: float = 10.0) -> None:
-        if self._rebuilder is not None:
-            try:
-                self._rebuilder.join(timeout)
-            except RuntimeError:
-                pass  # still starting: it has nothing to wait for yet
+        join(self._rebuilder, timeout)
 
     def announce(self, kind: str) -> None:
         """Count one board change with no player attached, so every process reloads the board."""
