@@ -1,5 +1,5 @@
-"""Review of boards (SPEC §14) under Redis faults: after an outage, each board stream's rank
-index must agree with the database again (SPEC §4, §11), as main's does.
+"""Boards (SPEC §14) under Redis faults: after an outage, each board stream's rank index agrees
+with the database again (SPEC §4, §11), as main's does.
 
 Redis here keeps its data across the restart (AOF, fsync always), as docker-compose runs it:
 the index and counters survive, so the writers repair the players whose updates failed instead
@@ -94,9 +94,8 @@ def outage_while_jumping(client: FlaskClient, durable_redis: DurableRedis, ann: 
 def test_a_board_stream_is_repaired_with_the_board_score_not_mains(
     app: Flask, client: FlaskClient, durable_redis: DurableRedis
 ) -> None:
-    """`BoardWriter._replace` (the repair of a player whose placement failed) reads `users`
-    (main's score and time) whatever the writer's stream: on a board it places the player with
-    their main score."""
+    """A player whose placement on a board failed during an outage is placed again with their
+    score on that board, not their main score."""
     boss = admin_player(app, client)
     assert boss.post("/api/v1/admin/boards", CUP).status_code == 201
     ann = Player(client)
@@ -117,10 +116,8 @@ def test_a_board_stream_is_repaired_with_the_board_score_not_mains(
 def test_every_board_stream_written_during_an_outage_is_repaired(
     app: Flask, client: FlaskClient, durable_redis: DurableRedis
 ) -> None:
-    """`Streams.on_connect` repairs only the streams this process has a `Live` for (its viewers'
-    current keys): a stream it only wrote to (a game server's process, the daily and weekly keys
-    nobody watches here) keeps its failed placements forever, and its index (what every read of
-    that period serves) disagrees with the database."""
+    """Every board stream written during an outage is repaired, also those this process only
+    writes to and nobody watches here (the cup's daily and weekly keys)."""
     boss = admin_player(app, client)
     assert boss.post("/api/v1/admin/boards", CUP).status_code == 201
     ann, bob = Player(client), Player(client)

@@ -1,5 +1,5 @@
-"""Review of boards and periods (SPEC §14): defects found in the streams, the ledger and the
-moderation paths, each shown by a test that fails on the code under review. Both run modes."""
+"""Edge cases of board streams (SPEC §14): ended periods after a ban, a timezone edit, an adjust
+on a board, many past keys read, and stopping during a rebuild. Both run modes."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from tests.unit.conftest import Domain
 
 
 def test_a_past_period_reads_the_same_on_every_endpoint_after_a_ban(domain: Domain) -> None:
-    """An ended day is frozen (SPEC §14). After a ban, its leaderboard page (cached once the day
-    settled) and its rank read (straight from the database, joined with `users.is_banned`) must
-    still tell the same story; here the page keeps the banned player at rank 1 while the rank
-    read says they are not on the board, and the page's ETag never changes either way."""
+    """An ended day reads the same on every endpoint after a ban: its cached page and its rank
+    read both drop the banned player, and the page's ETag changes with its content."""
     make_cup(domain, ("daily",))
     domain.clock.now = EVE
     ann, bob = domain.player("ann"), domain.player("bob")
@@ -41,12 +39,8 @@ def test_a_past_period_reads_the_same_on_every_endpoint_after_a_ban(domain: Doma
 
 
 def test_a_live_period_follows_the_boards_timezone_after_an_edit(domain: Domain) -> None:
-    """PATCH /api/v1/admin/boards/{slug} may change the timezone. Scores then count in the new
-    zone's period key, and the API names that key as current; the live board (page cache,
-    viewers, rollover timer) must follow it too. `Live` keeps the zone and key it was made with
-    (`Live.tz`, and `_roll` only ever moves forward): after Auckland -> UTC the page the API
-    labels 2027-01-15 is 2027-01-16's (empty), the scorer is missing, and the rollover timer
-    still runs on Auckland's midnight."""
+    """After a board's timezone changes (Auckland -> UTC), its live period moves to the new zone's
+    key, the one the API names as current, and shows the scores counted there."""
     domain.services.boards.create(
         None, Origin(), "cup", "Cup", {"jump": {"points": 3}}, ("daily",), "Pacific/Auckland"
     )
@@ -71,10 +65,7 @@ def test_a_live_period_follows_the_boards_timezone_after_an_edit(domain: Domain)
 
 
 def test_an_adjust_on_a_board_reports_the_previous_rank_on_that_board(domain: Domain) -> None:
-    """Adjust on a board acts on that board (SPEC §14); its previous rank is the one on that
-    board. In the embedded mode the ledger passes main's previous rank instead (read from
-    `users` before the change), so the admin sees (and the board's score_update carries) a rank
-    the player never held on the board."""
+    """An adjust on a board reports the player's previous rank on that board, not on main."""
     make_cup(domain, ("daily",))
     ann, bob = domain.player("ann"), domain.player("bob")
     scorer = domain.services.scorer
@@ -88,10 +79,8 @@ def test_an_adjust_on_a_board_reports_the_previous_rank_on_that_board(domain: Do
 
 
 def test_reading_past_periods_does_not_keep_a_write_path_per_key(domain: Domain) -> None:
-    """Any client may name any past key (`?period=daily&at=1000-01-01` …): ~375,000 days per
-    board and period. Each read makes and keeps a BoardWriter, Standings, RankIndex (a Redis
-    script object, a Batcher) and DbRanking with its compiled statements, never released: the
-    process's memory grows with what clients ask for."""
+    """Reads of past periods, whose keys any client may name, leave no write path behind per key:
+    memory does not grow with the number of past keys read."""
     make_cup(domain, ("daily",))
     streams = domain.services.streams
     before = len(streams._writers)
@@ -105,12 +94,8 @@ def test_reading_past_periods_does_not_keep_a_write_path_per_key(domain: Domain)
 
 
 def test_stopping_while_a_rebuild_thread_is_starting_does_not_raise(domain: Domain, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """`BoardWriter.wait` (and `Hub.stop`) take `thread.ident is not None` for "started", but a
-    new thread has its ident before it is started (`_set_ident` runs before `_started.set()`):
-    `join` then raises "cannot join thread before it is started", `Streams.stop` (and so
-    `Services.stop`) aborts half-way. Seen as a teardown error of
-    tests/api/test_board_scores.py::test_unknown_boards_and_periods_a_board_does_not_keep; here
-    the window is widened so it happens every time."""
+    """Streams stop cleanly while a rebuild thread has its ident but is not yet started; the gap
+    between the two is widened here so that every run stops inside it."""
     import threading
 
     from app.scoring import writer as writer_module

