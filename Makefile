@@ -13,7 +13,7 @@ PINS   := pyproject.toml constraints.txt
 
 export PORT
 
-.PHONY: help run test lint fmt bench clean
+.PHONY: help run test lint fmt bench clean vendor
 
 help: ## Show this help
 	@echo "Usage: make <target>"
@@ -55,6 +55,12 @@ lint: $(VENV)/.installed-dev ## Check code, formatting and types (ruff check, ru
 fmt: $(VENV)/.installed-dev ## Format the code and apply ruff's safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+vendor: ## Copy the pinned front-end libraries (assets/package-lock.json) into static/vendor/
+	npm ci --prefix assets --no-audit --no-fund
+	cp assets/node_modules/uplot/dist/uPlot.iife.min.js static/vendor/uplot-1.6.32.min.js
+	cp assets/node_modules/uplot/dist/uPlot.min.css static/vendor/uplot-1.6.32.min.css
+	cp assets/node_modules/uplot/LICENSE static/vendor/uplot-LICENSE
 
 bench: $(VENV)/.installed-dev ## Run the benchmarks (needs PostgreSQL and Redis) and print the figures
 	$(BIN)/python bench/run.py

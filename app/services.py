@@ -21,6 +21,7 @@ from app.auth.keys import AccessTokens
 from app.auth.server import TokenIssuer
 from app.boards.periods import Period
 from app.boards.registry import BoardRegistry
+from app.boards.stream import MAIN_STREAM
 from app.boards.streams import Live, Streams
 from app.fraud.address import AddressLimit
 from app.fraud.limits import RateLimits
@@ -173,6 +174,7 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
         hub.handle(placement, event)
         streams.on_main_event(event)
 
+    hub.read_around = lambda uid, radius: streams.around(MAIN_STREAM, True, uid, radius)
     broker.subscribe(on_message)
 
     def on_local(event: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from flask import Response
 
 from app.api import bp
 from app.api.admin import admin
-from app.api.context import body, json_response, origin
+from app.api.context import body, json_response, origin, principal
 from app.api.leaderboard import conditional, percentile
 from app.api.queries import ID, BoardAroundQuery, BoardLeaderboardQuery, HistoryQuery, StreamQuery, query
 from app.api.responses import (
@@ -24,6 +24,7 @@ from app.api.responses import (
     History,
 )
 from app.api.schemas import BoardIn, BoardPatch
+from app.auth.principal import SCOPE_ADMIN
 from app.boards import periods
 from app.boards.registry import BoardInfo, BoardRegistry, is_slug, rules
 from app.boards.stream import Stream
@@ -133,15 +134,14 @@ def board_around(slug: str, user_id: int) -> Response:
     args = query(BoardAroundQuery)
     info, stream, current = stream_at(slug, args.period, args.at)
     streams = services().streams
-    standing, _ = _standing(stream, current, user_id)
-    start = max(standing.rank - 1 - args.radius, 0)
-    rows, total = streams.top(stream, current, standing.rank - start + args.radius, start)
+    found = streams.around(stream, current, user_id, args.radius)
+    if found is None:
+        raise ScoreboardError("NOT_FOUND", f"Player {user_id} is not on this board in this period.")
     live = streams.live(slug, stream.period)
     out = cast(
         BoardLeaderboard,
         {
-            "leaderboard": streams.entries(stream, rows),
-            "total_players": total,
+            **found,
             "last_updated": iso(live.board.last_updated if current else streams.newest(stream)),
             "seq": live.board.seq if current else 0,
             **_labels(info, stream),
@@ -180,7 +180,9 @@ def user_history(user_id: int) -> Response:
         info, stream = streams.stream(args.board, args.period)
         key = periods.key_at(stream.period, args.until, periods.zone(info.timezone))
         info, stream = streams.stream(args.board, args.period, key)
-    _standing(stream, streams.is_current(stream, streams.now()), user_id)  # 404 unless shown there
+    who = principal(required=False)
+    if who is None or not who.can(SCOPE_ADMIN):  # admins see anyone's (a banned cheater's, say)
+        _standing(stream, streams.is_current(stream, streams.now()), user_id)  # else 404 unless shown
     tz = periods.zone(info.timezone)
     span = history.span(streams.window(info, stream), args.bucket, tz, streams.now(), args.since, args.until)
     with services().engine.connect() as conn:

@@ -10,6 +10,7 @@ from app.api import bp
 from app.api.context import json_response
 from app.api.queries import ID, AroundQuery, LeaderboardQuery, query
 from app.api.responses import Rank
+from app.boards.stream import MAIN_STREAM
 from app.errors import ScoreboardError
 from app.scoring.board import Leaderboard, iso
 from app.scoring.ranking import Standing
@@ -51,13 +52,12 @@ def conditional(etag: str | None, build: Callable[[], Response]) -> Response:
 @bp.get(f"/leaderboard/around/<{ID}:user_id>")
 def around(user_id: int) -> Response:
     radius = query(AroundQuery).radius
-    standing, _ = standing_of(user_id)
+    found = services().streams.around(MAIN_STREAM, True, user_id, radius)
+    if found is None:
+        raise ScoreboardError("NOT_FOUND", f"Player {user_id} is not on the leaderboard.")
     board = services().board
-    start = max(standing.rank - 1 - radius, 0)
-    standings, total = services().standings.top(standing.rank - start + radius, start)
     body: Leaderboard = {
-        "leaderboard": board.entries(standings),
-        "total_players": total,
+        **found,  # type: ignore[typeddict-item]
         "last_updated": iso(board.last_updated),
         "seq": board.seq,
     }

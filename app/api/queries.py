@@ -103,6 +103,9 @@ class LiveQuery(Query):
 
     board: str = Field(default="main", pattern=r"^[a-z0-9-]{1,32}$", description="a board's slug")
     period: PeriodName = Field(default="all", description="one the board keeps")
+    around: (
+        Annotated[int, Field(ge=0, le=10, description="push the player's neighbourhood"), DIGITS] | None
+    ) = None
 
 
 class FlagsQuery(Query):

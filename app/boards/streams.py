@@ -268,6 +268,16 @@ class Streams:
         with self.engine.connect() as conn:
             return DbRanking(stream).top(conn, limit, offset)
 
+    def around(self, stream: Stream, current: bool, user_id: int, radius: int) -> dict[str, Any] | None:
+        """The players ranked around one (`radius` each side): the leaderboard's entries and
+        total, or None if the player is not ranked in the stream. Two reads of the rank index."""
+        standing, _ = self.rank(stream, current, user_id)
+        if standing is None:
+            return None
+        start = max(standing.rank - 1 - radius, 0)
+        rows, total = self.top(stream, current, standing.rank - start + radius, start)
+        return {"leaderboard": self.entries(stream, rows), "total_players": total}
+
     def score_of(self, stream: Stream, user_id: int) -> int:
         """A player's score in a stream, shown or not (a hidden player still sees their own)."""
         with self.engine.connect() as conn:
@@ -349,6 +359,7 @@ class Streams:
         live = Live(info.slug, period, tz, key, board, hub)
         holder.append(live)
         hub.labels = live.labels
+        hub.read_around = lambda uid, radius: self.around(live.stream, True, uid, radius)
         board.on_change(lambda seq: hub.wake())
         board.resync()
         self._schedule(live)

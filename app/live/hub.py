@@ -81,12 +81,14 @@ class Connection:
     """A subscriber; transports implement `deliver` (never blocks the broadcaster)."""
 
     transport = "raw"
-    __slots__ = ("html", "user_id", "last_seq")
+    __slots__ = ("html", "user_id", "last_seq", "around", "last_around")
 
-    def __init__(self, html: bool = False):
+    def __init__(self, html: bool = False, around: int | None = None):
         self.html = html
         self.user_id: int | None = None
         self.last_seq = -1  # nothing yet: even a seq-0 board is news
+        self.around = around  # radius of the player's own neighbourhood to push, if asked for
+        self.last_around: Any = None
 
     def deliver(self, message: Message) -> None:  # pragma: no cover - transports override
         raise NotImplementedError
@@ -124,6 +126,9 @@ class Hub:
         self.current: Message | None = None
         # the stream every event names in `data`: board, period, period_key
         self.labels: Callable[[], dict[str, str]] = lambda: MAIN_LABELS
+        # a player's neighbourhood (the leaderboard shape around them), or None if not ranked
+        self.read_around: Callable[[int, int], dict[str, Any] | None] = lambda user_id, radius: None
+        self._around: set[Connection] = set()
 
     # -- connections -------------------------------------------------------------------
 
@@ -140,6 +145,9 @@ class Hub:
                 conn.send(current)
             else:
                 conn.last_seq = current.seq or 0
+        if conn.around is not None:
+            self._around.add(conn)
+            self._send_around(conn)
 
     def current_seq(self) -> int:
         """The seq of the board this process would send now."""
@@ -150,6 +158,7 @@ class Hub:
         if conn in self.connections:
             self.connections.discard(conn)
             CONNECTIONS.labels(conn.transport).dec()
+        self._around.discard(conn)
         self.bind_user(conn, None)
 
     def bind_user(self, conn: Connection, user_id: int | None) -> None:
@@ -237,8 +246,22 @@ class Hub:
                         if i % YIELD_EVERY == 0:
                             time.sleep(0)  # let requests run during a long fan-out (gevent)
                     BROADCAST.observe(time.monotonic() - started)
+                for conn in list(self._around):  # each player's own neighbourhood, if it moved
+                    self._send_around(conn)
             except Exception:
                 log.exception("live broadcast failed")
+
+    def _send_around(self, conn: Connection) -> None:
+        """Push a player their neighbourhood (`around_update`) when it differs from the last one."""
+        if conn.user_id is None or conn.around is None:
+            return
+        data = self.read_around(conn.user_id, conn.around)
+        if data is None or data == conn.last_around:
+            return
+        conn.last_around = data
+        conn.deliver(
+            Message("around_update", self.board.seq, {"user_id": conn.user_id, **data, **self.labels()})
+        )
 
     def _build(self, force: bool = False) -> Message | None:
         """The leaderboard_update for the newest state, or None if the top 10 did not change."""

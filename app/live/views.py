@@ -58,6 +58,11 @@ def requested_live() -> Live:
     return streams.live(args.board, stream.period)
 
 
+def _around() -> int | None:
+    """`?around=N`: push the connected player their neighbourhood, N each side (SPEC §15)."""
+    return query(LiveQuery).around
+
+
 @sock.route("/ws/scoreboard", bp=bp)
 def scoreboard_ws(ws: Any) -> None:
     if services().streams.connections() >= current_app.config["WS_CONNECTION_LIMIT"]:
@@ -70,6 +75,7 @@ def scoreboard_ws(ws: Any) -> None:
         ws.close(POLICY_VIOLATION, err.message[:120])
         return
     conn = WsConnection(ws, html=request.args.get("format") == "html")
+    conn.around = _around()
     uid = _connecting_user()
     hub.attach(conn, user_id=uid)
     heartbeat = current_app.config["WS_HEARTBEAT_INTERVAL"]
@@ -114,6 +120,7 @@ def _handle_client_message(hub: Hub, conn: WsConnection, raw: str | bytes) -> No
 def scoreboard_events() -> Response:
     hub = requested_live().hub
     conn = SseConnection(html=request.args.get("format") == "html")
+    conn.around = _around()
     uid = _connecting_user()
     last_id = request.headers.get("Last-Event-ID", "")
     current = hub.current_seq()

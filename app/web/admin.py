@@ -56,6 +56,7 @@ def index() -> str:
     engine = services().engine
     return render_template(
         "admin/index.html",
+        charts=True,
         flags=review.flags(engine, "open", _page_arg()),
         audit=review.audit_log(engine, 1).items[:20],
         counts=_counts(),
@@ -90,7 +91,7 @@ def user(user_id: int) -> Any:
     except ScoreboardError:
         abort(404, f"No player with id {user_id}.")
     forms = {act: form(prefix=act) for act, form in ACTS.items()}
-    return render_template("admin/user.html", d=detail, forms=forms, resolve_form=ResolveForm())
+    return render_template("admin/user.html", d=detail, forms=forms, resolve_form=ResolveForm(), charts=True)
 
 
 @bp.post("/users/<int:user_id>/<act>")

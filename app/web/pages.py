@@ -207,6 +207,7 @@ def account() -> Any:
         return redirect(url_for("web.account"))
     return render_template(
         "account/index.html",
+        charts=True,
         form=form,
         delete_form=DeleteForm(),
         me=_standing(services().streams.main),
