@@ -16,3 +16,22 @@ preload_app = False
 # The control socket lives at one path per user (~/.gunicorn/gunicorn.ctl): a second master on
 # the same machine would take it over, and a command meant for one would reach the other.
 control_socket_disable = True
+
+
+def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook
+    """On SIGTERM (a redeploy, a dyno restart, HUP's graceful reload of every worker) send the
+    worker's live connections elsewhere at once (WebSocket 1012, SSE `reconnect`), then let
+    gunicorn finish the requests in flight within GRACEFUL_TIMEOUT (SPEC §16)."""
+    import signal
+
+    import gevent
+
+    graceful_exit = worker.handle_exit
+
+    def exit_gracefully(sig, frame):  # noqa: ANN001, ANN202
+        graceful_exit(sig, frame)  # stop accepting; the worker's loop then waits for requests
+        services = getattr(worker.wsgi, "extensions", {}).get("scoreboard")
+        if services is not None:
+            gevent.spawn(services.drain)
+
+    signal.signal(signal.SIGTERM, exit_gracefully)

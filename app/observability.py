@@ -53,6 +53,8 @@ def readyz() -> Response:
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
+    if s.draining:
+        checks["process"] = "error: stopping"  # a load balancer should send nobody new here
     ready = all(v == "ok" for v in checks.values())
     body: Ready = {"status": "ready" if ready else "unavailable", "checks": checks}
     return Response(orjson.dumps(body), status=200 if ready else 503, mimetype="application/json")

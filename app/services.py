@@ -68,6 +68,7 @@ class Services:
     presence: Presence
     boards: BoardRegistry
     streams: Streams
+    draining: bool = False
     _started: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -94,6 +95,14 @@ class Services:
                 self._persister = start_persisting(self.writer, self.board, self._stopped, persist_streams)
                 self.presence.start(self._stopped)
             self._started = True
+
+    def drain(self) -> int:
+        """This process is stopping (SIGTERM: a redeploy, a restart, a graceful reload): send every
+        live connection elsewhere now; requests in flight finish as usual. Returns how many."""
+        self.draining = True
+        count = sum(live.hub.drain() for live in self.streams.lives())
+        log.info("stopping: sent %d live connections elsewhere", count)
+        return count
 
     def stop(self) -> None:
         """Stop the listener and close connections (tests, shutdown)."""

@@ -76,17 +76,21 @@ class LiveClient:
 
     def _read_sse(self) -> None:
         data: list[str] = []
-        buffer = b""
+        event, buffer = "", b""
         try:
             for chunk in self.http.iter_content(chunk_size=None):  # as it arrives
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in (raw.decode() for raw in lines):
-                    if line.startswith("data: "):
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: "):
                         data.append(line[6:])
                     elif line == "" and data:
-                        self._add(json.loads("\n".join(data)))
-                        data = []
+                        message = json.loads("\n".join(data))
+                        message.setdefault("type", event)  # `reconnect` carries only its delay
+                        self._add(message)
+                        data, event = [], ""
         except (requests.RequestException, OSError, AttributeError, ValueError):
             return  # closed, or cut off mid-chunk when the server stops
         finally:

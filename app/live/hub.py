@@ -9,6 +9,7 @@ message is serialised once per wire format and the same bytes go to every connec
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from app.threads import join
 log = logging.getLogger(__name__)
 
 TOP = 10
+RETRY_MIN_MS, RETRY_MAX_MS = 500, 5000  # a stopping server's clients come back after this long
 MAIN_LABELS = {"board": "main", "period": "all", "period_key": "all"}
 YIELD_EVERY = 256  # connections written between yields to the request greenlets
 
@@ -93,6 +95,9 @@ class Connection:
     def deliver(self, message: Message) -> None:  # pragma: no cover - transports override
         raise NotImplementedError
 
+    def restart(self, retry_ms: int) -> None:
+        """Tell the client this server is going away and to come back in `retry_ms` (SPEC §16)."""
+
     def send(self, message: Message) -> None:
         """Deliver unless the client already has something as new."""
         if message.seq is not None and message.type == "leaderboard_update":
@@ -129,6 +134,7 @@ class Hub:
         # a player's neighbourhood (the leaderboard shape around them), or None if not ranked
         self.read_around: Callable[[int, int], dict[str, Any] | None] = lambda user_id, radius: None
         self._around: set[Connection] = set()
+        self.draining = False
 
     # -- connections -------------------------------------------------------------------
 
@@ -138,6 +144,10 @@ class Hub:
             self.connections.add(conn)
             CONNECTIONS.labels(conn.transport).inc()
         self.bind_user(conn, user_id)
+        if self.draining:
+            conn.restart(random.randint(RETRY_MIN_MS, RETRY_MAX_MS))
+            self.detach(conn)
+            return
         self.start()
         current = self.current or self._build(force=True)
         if current is not None:
@@ -200,6 +210,17 @@ class Hub:
         if message is not None:
             for conn in list(self.connections):
                 conn.send(message)
+
+    def drain(self) -> int:
+        """Send every connection elsewhere (this process is stopping), each told to come back
+        after its own random delay of 0.5-5 s, so a fleet does not reconnect at once; returns how
+        many. Connections that arrive while draining are sent away at once."""
+        self.draining = True
+        conns = list(self.connections)
+        for conn in conns:
+            conn.restart(random.randint(RETRY_MIN_MS, RETRY_MAX_MS))
+            self.detach(conn)
+        return len(conns)
 
     def wake(self) -> None:
         """Ask the broadcaster to look at the board again (resync, rebuild)."""

@@ -22,6 +22,7 @@ from app.telemetry import OWN_HEAD
 
 MAX_QUEUED = 64  # messages a slow reader may fall behind before it is dropped (queue mode)
 HEARTBEAT_CHUNK = http_chunk(SSE_COMMENT)
+LAST_CHUNK = b"0\r\n\r\n"  # the end of a chunked body
 
 
 class SseConnection(SocketConnection):
@@ -43,13 +44,27 @@ class SseConnection(SocketConnection):
         else:
             self.queue.put(message.wire("sse", self.html))
 
+    def restart(self, retry_ms: int) -> None:
+        """`event: reconnect` with a `retry:` of its own, then the end of the stream: the browser's
+        EventSource comes back after `retry_ms`."""
+        event = reconnect_event(retry_ms)
+        if self.sock is not None:
+            self.write(http_chunk(event) + LAST_CHUNK)
+            self._drop()
+        elif not self.closed:
+            self.closed = True
+            self.queue.put(event)
+            self.queue.put(None)
+
     def stream(self, heartbeat: float, retry_ms: int) -> Iterator[bytes]:
         """The response body in queue mode: a retry hint, then events, a comment line while idle."""
         yield retry_line(retry_ms)
-        while not self.closed:
+        while True:
             try:
                 chunk = self.queue.get(timeout=heartbeat)
             except queue.Empty:
+                if self.closed:
+                    return
                 yield SSE_COMMENT
                 continue
             if chunk is None:
@@ -85,6 +100,11 @@ class SseConnection(SocketConnection):
 
 def retry_line(retry_ms: int) -> bytes:
     return f"retry: {retry_ms}\n\n".encode()
+
+
+def reconnect_event(retry_ms: int) -> bytes:
+    """The goodbye of a stopping server (SPEC §16)."""
+    return f'event: reconnect\ndata: {{"retry_ms": {retry_ms}}}\nretry: {retry_ms}\n\n'.encode()
 
 
 class SseResponse(Response):

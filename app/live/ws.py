@@ -9,6 +9,7 @@ from app.live.hub import Message
 from app.live.writer import SocketConnection
 
 PING_FRAME = bytes((0x89, 0))  # an empty ping
+SERVICE_RESTART = 1012  # RFC 6455 close code (IANA registry): the server is restarting
 
 
 class WsConnection(SocketConnection):
@@ -29,3 +30,14 @@ class WsConnection(SocketConnection):
 
     def ping(self) -> None:
         self.write(PING_FRAME)
+
+    def restart(self, retry_ms: int) -> None:
+        """Close with 1012: the client reconnects (after a random delay of its own)."""
+        self.write(close_frame(SERVICE_RESTART, "service restart"))
+        self._drop()
+
+
+def close_frame(code: int, reason: str) -> bytes:
+    """An unmasked WebSocket close frame (RFC 6455 §5.5.1)."""
+    payload = code.to_bytes(2, "big") + reason.encode()[:123]
+    return bytes((0x88, len(payload))) + payload
