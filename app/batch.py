@@ -60,6 +60,26 @@ class Batcher(Generic[T, R]):
             raise slot.error
         return slot.result  # type: ignore[return-value]
 
+    def many(self, items: Sequence[T]) -> list[R | BaseException]:
+        """The results of several items of one caller, run in as few batches as they fit (one,
+        up to `max_batch` with the others queued): one wait, not one per item. A failed item's
+        result is its exception."""
+        slots: list[_Slot[T, R]] = [_Slot(item) for item in items]
+        if not slots:
+            return []
+        with self._lock:
+            self._queue.extend(slots)
+            lead = not self._running
+            self._running = True
+        for i, slot in enumerate(slots):
+            if slot.state == _DONE:
+                continue
+            if not (lead and i == 0):
+                slot.ready.wait()
+            if slot.state != _DONE:  # handed the lead (or leading from the start)
+                self._lead()
+        return [s.error if s.error is not None else s.result for s in slots]  # type: ignore[misc]
+
     def _lead(self) -> None:
         with self._lock:
             batch, self._queue = self._queue[: self._max], self._queue[self._max :]

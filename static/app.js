@@ -93,26 +93,55 @@
     probe.onerror = () => probe.close();
   }
 
-  document.body.addEventListener("htmx:wsOpen", () => { failures = 0; setStatus("live", "live"); });
+  // Coming back after a server restart (close code 1012, SSE `reconnect`): a random 0.5-5 s, so
+  // a fleet of pages does not arrive at once; after failures, exponential backoff with jitter.
+  const RESTART = 1012;
+  const restartDelay = () => 500 + Math.random() * 4500;
+  const backoff = (retry) => Math.max(250, Math.random() * Math.min(30000, 1000 * 2 ** retry));
+  let lastClose = null;
+  if (window.htmx) htmx.config.wsReconnectDelay = (retry) => (lastClose === RESTART ? restartDelay() : backoff(retry));
+
+  document.body.addEventListener("htmx:wsOpen", () => { failures = 0; lastClose = null; setStatus("live", "live"); });
   // The ws extension retries by itself only after these close codes; after any other, we do.
   const RETRIED = [1006, 1011, 1012, 1013];
   document.body.addEventListener("htmx:wsClose", (e) => {
     const code = e.detail?.event?.code;
     if (mode !== "ws" || e.target !== link) return;
+    lastClose = code;
+    if (code === RESTART) { setStatus("reconnecting", "server restarting, reconnecting…"); return; } // not a failure
     failures += 1;
     if (code === 1013 || failures >= 3) fallBack();
-    else if (!RETRIED.includes(code)) setTimeout(() => { if (mode === "ws") connect("ws"); }, 500 * failures);
+    else if (!RETRIED.includes(code)) setTimeout(() => { if (mode === "ws") connect("ws"); }, backoff(failures));
     else setStatus("reconnecting", "reconnecting…");
+  });
+  let sseRestart = false; // the server said `reconnect`: the error that follows is no failure
+  document.body.addEventListener("htmx:sseOpen", (e) => {
+    e.detail?.source?.addEventListener("reconnect", () => {
+      sseRestart = true;
+      setStatus("reconnecting", "server restarting, reconnecting…");
+    });
   });
   document.body.addEventListener("htmx:wsError", () => {
     if (mode === "ws" && ++failures >= 3) fallBack();
   });
-  document.body.addEventListener("htmx:sseOpen", () => { failures = 0; setStatus("live", "live (SSE)"); });
+  document.body.addEventListener("htmx:sseOpen", () => { failures = 0; sseRestart = false; setStatus("live", "live (SSE)"); });
   document.body.addEventListener("htmx:sseError", () => {
-    if (mode !== "sse") return;
+    if (mode !== "sse" || sseRestart) return; // EventSource comes back after the server's retry
     if (++failures >= 3) fallBack();
     else setStatus("reconnecting", "reconnecting…");
   });
+
+  // A phone that slept or lost its network: take a fresh snapshot when the page is back (a new
+  // connection sends the current board at once; seq tells the page what is newer).
+  let hiddenAt = null;
+  const resync = () => { if (board && mode) { failures = 0; connect(mode === "poll" ? "ws" : mode); } };
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") { hiddenAt = Date.now(); return; }
+    if (hiddenAt !== null && Date.now() - hiddenAt > 10000) resync();
+    hiddenAt = null;
+  });
+  window.addEventListener("offline", () => setStatus("offline", "offline, waiting for the network…"));
+  window.addEventListener("online", () => { setStatus("reconnecting", "back online, reconnecting…"); resync(); });
   document.body.addEventListener("htmx:afterRequest", (e) => {
     if (mode === "poll" && e.detail.elt === link) {
       setStatus(e.detail.successful ? "polling" : "reconnecting", e.detail.successful ? "polling" : "offline, retrying…");

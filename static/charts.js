@@ -127,10 +127,11 @@
     const delay = Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random());
     const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/scoreboard?around=${radius}`);
     let opened = false;
-    ws.onopen = () => { opened = true; setStatus("live", "live"); };
+    ws.onopen = () => { opened = true; attempt = 0; setStatus("live", "live"); };
     ws.onmessage = (e) => onEvent(JSON.parse(e.data));
-    ws.onclose = () => {
-      if (opened) { setStatus("connecting", "reconnecting…"); setTimeout(() => connect(0), delay); return; }
+    ws.onclose = (e) => {
+      if (e.code === 1012) { setStatus("connecting", "server restarting, reconnecting…"); setTimeout(() => connect(0), 500 + Math.random() * 4500); return; }
+      if (opened) { setStatus("connecting", "reconnecting…"); setTimeout(() => connect(attempt + 1), delay); return; }
       sse(attempt); // no WebSocket here: server-sent events
     };
   }

@@ -231,7 +231,8 @@ class Streams:
             if writer is None:
                 index = None
                 if self.redis is not None:
-                    index = RankIndex(self.redis, self.namespace, stream, self._expiry(stream))
+                    placer = self.main_writer.standings.index.placer  # type: ignore[union-attr]
+                    index = RankIndex(self.redis, self.namespace, stream, self._expiry(stream), placer)
                 standings = Standings(self.engine, index, self.health, stream)
                 writer = BoardWriter(standings, self.broker, self.channel)
                 writer.on_local = partial(self._local, stream)
@@ -379,8 +380,8 @@ class Streams:
         if live is None:
             return  # nobody here follows it
         placement, event = decode_envelope(message)
-        if stream.key > live.key:  # the period rolled over elsewhere first
-            self._roll(live, stream.key)
+        if stream.key > live.key and stream.key == p.key_at(live.period, self.now(), live.tz):
+            self._roll(live, stream.key)  # the period rolled over elsewhere first
         live.board.handle(event)
         if stream.key == live.key:
             live.hub.handle(placement, event)

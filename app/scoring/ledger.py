@@ -36,7 +36,7 @@ from app.models.scores import ScoreEvent
 from app.models.types import UTCDateTime
 from app.models.users import User
 from app.scoring.ranking import RankState
-from app.scoring.writer import BoardWriter, Placement, bump_seq, change_event
+from app.scoring.writer import BoardWriter, Placement, Publish, bump_seq, change_event, publish_all
 
 _TS = UTCDateTime()
 _USERS = User.__table__
@@ -392,27 +392,29 @@ class Ledger:
     def _publish(
         self, c: Change, row: After, seqs: dict[Stream, int], bump: bool, previous_rank: int | None
     ) -> Recorded:
-        """Hand the committed change to each stream it moves; the place on the board's all-time."""
+        """Hand the committed change to each stream it moves (one round trip to the rank indexes);
+        the place on the board's all-time stream."""
         extra = {"points": c.points} if c.kind == "score" else {}
         names = (row.username, row.display_name)
-        placement = None
+        shares: list[Publish] = []
         if _touches_main(c):
             state = RankState(c.user_id, row.rank_version, row.ranked, row.score, row.score_updated_at)
             event = change_event(c.kind, state, names, seqs.get(MAIN_STREAM), c.now, **extra)
-            placement = self.writer.publish(state, event, bump=bump, previous_rank=previous_rank)
-        score = row.score
+            shares.append(Publish(self.writer, state, event, bump, previous_rank))
+        all_time, score = (0, row.score) if c.board == MAIN else (None, row.score)
         for r in row.rows:
             ranked = row.ranks(r.score_updated_at)
             state = RankState(c.user_id, row.rank_version, ranked, r.score, r.score_updated_at)
             event = change_event(c.kind, state, names, seqs.get(r.stream), c.now, **extra)
-            all_time = r.stream.key == "all" and r.stream.board == c.board
-            moved = self.streams.writer(r.stream).publish(
-                state, event, bump=ranked or c.entry is None or c.reset,
-                previous_rank=previous_rank if all_time else None,
-            )  # fmt: skip
-            if all_time:
-                placement, score = moved, r.score
-        return Recorded(score, row.username, placement or Placement(None, None, 0))
+            is_all_time = r.stream.key == "all" and r.stream.board == c.board
+            if is_all_time:
+                all_time, score = len(shares), r.score
+            moved = ranked or c.entry is None or c.reset
+            writer = self.streams.writer(r.stream)
+            shares.append(Publish(writer, state, event, moved, previous_rank if is_all_time else None))
+        placements = publish_all(shares)
+        placement = placements[all_time] if all_time is not None else Placement(None, None, 0)
+        return Recorded(score, row.username, placement)
 
 
 def _touches_main(c: Change) -> bool:

@@ -119,7 +119,12 @@ class RankIndex:
     """The Redis sorted set of ranked players, shared by every process."""
 
     def __init__(  # type: ignore[no-untyped-def]
-        self, redis, namespace: str, stream: Stream = MAIN_STREAM, expires: datetime | None = None
+        self,
+        redis,
+        namespace: str,
+        stream: Stream = MAIN_STREAM,
+        expires: datetime | None = None,
+        placer: Batcher[tuple[Any, list[str], list[Any]], Any] | None = None,
     ):
         self.redis = redis
         self.expires = "" if expires is None else str(int(expires.timestamp()))
@@ -135,7 +140,10 @@ class RankIndex:
         self.ready_key = f"{self.zset}:ready"
         self.prefix = "" if stream.is_main else f"@{stream.tag}|"  # see `encode_envelope`
         self._apply = redis.register_script(APPLY_LUA)
-        self._place = Batcher(self._place_many)
+        # placements of every index share one batcher: one pipeline for a change's streams
+        self.placer: Batcher[tuple[Any, list[str], list[Any]], Any] = placer or Batcher(
+            lambda calls: run_scripts(redis, calls)
+        )
 
     def apply(self, state: RankState, pipe=None):  # type: ignore[no-untyped-def]
         """Place one player (version-guarded), uncounted and unannounced: for rebuilds."""
@@ -150,10 +158,13 @@ class RankIndex:
 
         :raise RedisError: Redis is unavailable.
         """
-        return self._place((state, channel, message, bump, now))
+        return self.placer(self.call(state, channel, message, bump, now))
 
-    def _place_many(self, batch: list[tuple[RankState, str, bytes, bool, str]]) -> list[Any]:
-        return run_scripts(self.redis, [(self._apply, *self._call(*item)) for item in batch])
+    def call(
+        self, state: RankState, channel: str, message: bytes, bump: bool, now: str
+    ) -> tuple[Any, list[str], list[Any]]:
+        """The script call `place` runs, for a caller placing several streams at once."""
+        return (self._apply, *self._call(state, channel, message, bump, now))
 
     def _call(
         self, state: RankState, channel: str, message: bytes, bump: bool, now: str

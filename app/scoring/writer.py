@@ -143,24 +143,32 @@ class BoardWriter:
 
         `previous_rank` is used when ranks come from the database (read before the change).
         """
+        return publish_all([Publish(self, state, event, bump, previous_rank)])[0]
+
+    def _placed(self, p: Publish, result: Any) -> Placement | None:
+        """The placement from the index's answer; None: Redis failed (the database answers)."""
+        if isinstance(result, RedisError):
+            self.standings.health.failed(result)
+            return None
+        if isinstance(result, BaseException):
+            raise result
         index = self.standings.index
-        if index is not None and self.standings.health.up:
-            try:
-                result = index.place(state, self.channel, orjson.dumps(event), bump, event["ts"])
-                placement = Placement(*index.parse_apply(result))
-                if placement.seq is None:  # Redis restarted empty: rebuild, then announce
-                    self._unsynced.add(state.user_id)
-                    self.rebuild_soon()
-                elif bump:  # read-your-writes here; the broker's copy arrives as a repeat
-                    self.on_local({**event, "seq": placement.seq})
-                return placement
-            except RedisError as exc:
-                self.standings.health.failed(exc)
-        if index is not None:
-            self._unsynced.add(state.user_id)
-        placement = self._db_placement(state, previous_rank, event.get("seq"))
+        assert index is not None
+        placement = Placement(*index.parse_apply(result))
+        if placement.seq is None:  # Redis restarted empty: rebuild, then announce
+            self._unsynced.add(p.state.user_id)
+            self.rebuild_soon()
+        elif p.bump:  # read-your-writes here; the broker's copy arrives as a repeat
+            self.on_local({**p.event, "seq": placement.seq})
+        return placement
+
+    def _without_index(self, p: Publish) -> Placement:
+        """Ranks from the database, the change published through the broker."""
+        if self.standings.index is not None:
+            self._unsynced.add(p.state.user_id)
+        placement = self._db_placement(p.state, p.previous_rank, p.event.get("seq"))
         try:
-            self.broker.publish(encode_envelope(placement, event, self.stream))
+            self.broker.publish(encode_envelope(placement, p.event, self.stream))
         except RedisError as exc:
             log.warning("change not published: %s", exc)
         return placement
@@ -264,6 +272,39 @@ class BoardWriter:
             if state.ranked and state.updated_at is not None:
                 rank = db.rank_of(conn, state.user_id, state.score, state.updated_at)
         return Placement(previous_rank, rank, total, seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """One stream's share of a committed change."""
+
+    writer: BoardWriter
+    state: RankState
+    event: dict[str, Any]
+    bump: bool
+    previous_rank: int | None = None
+
+
+def publish_all(items: list[Publish]) -> list[Placement]:
+    """Place, count and announce one change on each of its streams: every rank index in one
+    Redis round trip (their writers share one placer), the database for any without."""
+    placements: list[Placement | None] = [None] * len(items)
+    indexed = [i for i, p in enumerate(items) if p.writer.standings.uses_index]
+    if indexed:
+        calls = []
+        for i in indexed:
+            p = items[i]
+            index = p.writer.standings.index
+            assert index is not None
+            calls.append(index.call(p.state, p.writer.channel, orjson.dumps(p.event), p.bump, p.event["ts"]))
+        placer = items[indexed[0]].writer.standings.index.placer  # type: ignore[union-attr]
+        try:
+            results = placer.many(calls)
+        except RedisError as exc:
+            results = [exc] * len(calls)
+        for i, result in zip(indexed, results, strict=True):
+            placements[i] = items[i].writer._placed(items[i], result)
+    return [placement or p.writer._without_index(p) for placement, p in zip(placements, items, strict=True)]
 
 
 def start_persisting(
