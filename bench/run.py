@@ -1000,7 +1000,8 @@ def phase_app(args: argparse.Namespace, results: dict[str, Any]) -> None:
             master = proc.pid
             workers = worker_pids(master)
             results["profile"] = {"workers": workers}
-            for kind in ("write", "read"):
+            kinds = ("write", "board", "read") if "write_board" in results else ("write", "read")
+            for kind in kinds:
                 name = f"profile-{kind}"
                 holder: dict[str, list[subprocess.Popen]] = {}
 
@@ -1014,6 +1015,8 @@ def phase_app(args: argparse.Namespace, results: dict[str, Any]) -> None:
                 )
                 if kind == "write":
                     res = write(args.write_concurrency[0], args.profile_duration, on_window)
+                elif kind == "board":
+                    res = write(args.write_concurrency[0], args.profile_duration, on_window, BOARD["slug"])
                 else:
                     saved = args.duration
                     args.duration = args.profile_duration
@@ -1042,15 +1045,17 @@ def phase_app(args: argparse.Namespace, results: dict[str, Any]) -> None:
                     "svg": str(raw.with_suffix(".svg").relative_to(ROOT)),
                     "raw": str(raw.relative_to(ROOT)),
                     "analysis": analyse_profile(
-                        raw, "Scorer.submit" if kind == "write" else "FastPaths._board"
+                        raw, "FastPaths._board" if kind == "read" else "Scorer.submit"
                     ),
                     "analysis_gil": analyse_profile(
                         raw.with_name(f"{name}-gil.txt"),
-                        "Scorer.submit" if kind == "write" else "FastPaths._board",
+                        "FastPaths._board" if kind == "read" else "Scorer.submit",
                     ),
                 }
             log("app: consistency check after the profiled load")
             results["consistency_final"] = consistency(args, accepted, points, players, base)
+            if "write_board" in results:
+                results["consistency_board_final"] = board_consistency(args, BOARD["slug"], on_board, base)
     finally:
         CHILDREN.stop(proc)
         results["app_log"] = scan_app_log(log_path)
@@ -1326,6 +1331,12 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
             f"{'consistency after the profiled runs':<44}{'OK' if cf['ok'] else 'FAILED':>14}"
             f"  accepted {cf['client_accepted']:,}, events {cf['db_score_events']:,}"
         )
+    cbf = r.get("consistency_board_final")
+    if cbf:
+        out.append(
+            f"{'  on the board':<44}{'OK' if cbf['ok'] else 'FAILED':>14}"
+            f"  accepted {cbf['client_accepted']:,}, events {cbf['db_score_events']:,}"
+        )
     out.append("-" * 100)
     out.append(f"CPU over each measured window, % of one core (machine = {NCPU * 100}%):")
     noisy = []
@@ -1415,7 +1426,7 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
             f"{al.get('worker_timeouts')} worker timeouts (bench/out/gunicorn-app.log)"
         )
     prof = r.get("profile", {})
-    for kind in ("write", "read"):
+    for kind in ("write", "board", "read"):
         a = (prof.get(kind) or {}).get("analysis")
         if not a or "error" in a:
             continue
@@ -1429,8 +1440,8 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v}%" for k, v in a["package_own_percent"][:12])
         )
         g = (prof.get(kind) or {}).get("analysis_gil") or {}
-        scope = f"within {a['focus']}" if kind == "write" else "all samples"
-        pre = "focus_" if kind == "write" else ""
+        scope = "all samples" if kind == "read" else f"within {a['focus']}"
+        pre = "" if kind == "read" else "focus_"
         if g and "error" not in g:
             out.append(
                 f"  own time {scope}, samples holding the GIL (≈ Python on the CPU; "
