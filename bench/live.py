@@ -1152,7 +1152,9 @@ def wait_for(what: str, check: Any, timeout: float, every: float = 0.2) -> Any:
         time.sleep(every)
 
 
-def boards_phase(k: int, n: int, args: argparse.Namespace, driver: Driver, run_dir: Path) -> dict[str, Any]:
+def boards_phase(
+    k: int, n: int, args: argparse.Namespace, driver: Driver, run_dir: Path, suffix: str = ""
+) -> dict[str, Any]:
     """K boards' all-time streams with N WebSocket viewers each (each board in its own Node
     process(es)); then an idle window of --duration seconds; then --rate changes a second for
     --duration seconds on the first board only (the driver's).
@@ -1160,7 +1162,7 @@ def boards_phase(k: int, n: int, args: argparse.Namespace, driver: Driver, run_d
     The per-worker CPU of the two windows gives what a change costs the server; the other boards'
     viewers count every message they receive (nothing but the snapshot, if a change on one board
     costs the viewers of every other board nothing)."""
-    tag = f"boards-{k}x{n}"
+    tag = f"boards-{k}x{n}{suffix}"
     slugs = board_slugs(k)
     assert driver.board == slugs[0]
     port = free_port()
@@ -1363,12 +1365,31 @@ def report_boards_phase(s: dict[str, Any]) -> None:
         )
 
 
-def boards_summary(single: dict[str, Any], multi: dict[str, Any]) -> dict[str, Any]:
-    """The K-board run against the single-board run of the same invocation."""
-    p95_1, p95_k = single["client"]["latency_ms"].get("p95"), multi["client"]["latency_ms"].get("p95")
-    cost_1, cost_k = single["per_change_cpu_ms"]["server"], multi["per_change_cpu_ms"]["server"]
-    o = multi["other_boards"]
+def median(values: list[float]) -> float | None:
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else round((v[mid - 1] + v[mid]) / 2, 3)
+
+
+def boards_summary(singles: list[dict[str, Any]], multis: list[dict[str, Any]]) -> dict[str, Any]:
+    """The K-board runs against the single-board runs of the same invocation (with several rounds,
+    the median of each side's runs)."""
+    p95_1 = median([s["client"]["latency_ms"].get("p95") for s in singles])
+    p95_k = median([s["client"]["latency_ms"].get("p95") for s in multis])
+    cost_1 = median([s["per_change_cpu_ms"]["server"] for s in singles])
+    cost_k = median([s["per_change_cpu_ms"]["server"] for s in multis])
+    # every K-board run's other viewers, added up
+    o = {
+        key: sum(s["other_boards"][key] for s in multis)
+        for key in ("messages_change_window", "messages_beyond_snapshot")
+    }
+    o["viewers"] = multis[0]["other_boards"]["viewers"]
     return {
+        "rounds": len(multis),
+        "p95_single_each_ms": [s["client"]["latency_ms"].get("p95") for s in singles],
+        "p95_changed_board_each_ms": [s["client"]["latency_ms"].get("p95") for s in multis],
         "p95_single_ms": p95_1,
         "p95_changed_board_ms": p95_k,
         "p95_ratio": round(p95_k / p95_1, 3) if p95_1 and p95_k is not None else None,
@@ -1379,8 +1400,8 @@ def boards_summary(single: dict[str, Any], multi: dict[str, Any]) -> dict[str, A
         "server_cpu_per_change_added_ms": round(cost_k - cost_1, 3)
         if cost_1 is not None and cost_k
         else None,
-        "server_idle_cores_single": single["cpu_idle"].get("server_cores"),
-        "server_idle_cores_multi": multi["cpu_idle"].get("server_cores"),
+        "server_idle_cores_single": median([s["cpu_idle"].get("server_cores") for s in singles]),
+        "server_idle_cores_multi": median([s["cpu_idle"].get("server_cores") for s in multis]),
         "other_viewers": o["viewers"],
         "other_messages_change_window": o["messages_change_window"],
         "other_messages_beyond_snapshot": o["messages_beyond_snapshot"],
@@ -1794,6 +1815,13 @@ def main() -> int:
     )
     ap.add_argument("--board-viewers", type=int, default=1000, help="viewers per board (default 1000)")
     ap.add_argument(
+        "--board-rounds",
+        type=int,
+        default=1,
+        help="pairs of (single board, K boards) runs, in alternating order; the verdict compares the "
+        "medians (default 1)",
+    )
+    ap.add_argument(
         "--board-periods",
         default="daily,weekly,monthly",
         help="periods each board keeps (every change writes all-time + these; default daily,weekly,monthly)",
@@ -1934,12 +1962,18 @@ def main() -> int:
                         out_json.write_text(json.dumps(results, indent=1))
         if board_driver is not None:
             runs = []
-            for k in (1, args.boards):  # the single board first: the same invocation's baseline
-                wait_quiet(args.wait_quiet)
-                runs.append(boards_phase(k, args.board_viewers, args, board_driver, run_dir))
-                results["boards"] = {"phases": runs}
-                out_json.write_text(json.dumps(results, indent=1))
-            results["boards"]["summary"] = boards_summary(runs[0], runs[1])
+            # the single board first (the same invocation's baseline); more rounds alternate the
+            # order (1, K, K, 1, 1, K, ...) so that a drifting machine weighs on both sides alike
+            for r in range(args.board_rounds):
+                suffix = f"-r{r + 1}" if args.board_rounds > 1 else ""
+                for k in (1, args.boards) if r % 2 == 0 else (args.boards, 1):
+                    wait_quiet(args.wait_quiet)
+                    runs.append(boards_phase(k, args.board_viewers, args, board_driver, run_dir, suffix))
+                    results["boards"] = {"phases": runs}
+                    out_json.write_text(json.dumps(results, indent=1))
+            results["boards"]["summary"] = boards_summary(
+                [s for s in runs if s["boards"] == 1], [s for s in runs if s["boards"] > 1]
+            )
     except KeyboardInterrupt:
         log("interrupted; stopping everything")
         return 130
@@ -1958,9 +1992,11 @@ def main() -> int:
         b = boards["summary"]
         print(boards_table(boards["phases"]))
         within = "yes" if b["p95_within_1.2x"] else "NO"
+        rounds = f" (medians of {b['rounds']} rounds)" if b["rounds"] > 1 else ""
         print(
-            f"\nboards: changed board p95 {b['p95_changed_board_ms']} ms vs {b['p95_single_ms']} ms on a "
-            f"single board (same invocation): {b['p95_ratio']}x, within 1.2x: {within}; server CPU per "
+            f"\nboards{rounds}: changed board p95 {b['p95_changed_board_ms']} ms vs "
+            f"{b['p95_single_ms']} ms on a single board (same invocation): {b['p95_ratio']}x, "
+            f"within 1.2x: {within}; server CPU per "
             f"change {b['server_cpu_per_change_multi_ms']} vs {b['server_cpu_per_change_single_ms']} ms "
             f"(added by the other boards' {b['other_viewers']} viewers: "
             f"{b['server_cpu_per_change_added_ms']} ms); messages to them during the changes "
