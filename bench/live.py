@@ -4,6 +4,7 @@
     .venv/bin/python bench/live.py --viewers 10000 --transport ws --socketio sioraw --sio-deflate off
     .venv/bin/python bench/live.py --viewers 5000 --transport ws --profile 15 --client-procs 2
     .venv/bin/python bench/live.py --viewers 200 --duration 5                  # smoke test
+    .venv/bin/python bench/live.py --boards 5 --duration 25 --board-rounds 2   # several boards (SPEC §14)
 
 See bench/live_README.md for the method and the latest figures.
 
