@@ -116,4 +116,51 @@ def tail(path: Path, n: int = 40) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# /proc
+# boards (SPEC §14), made the way an operator makes them: an admin, then the admin API
+
+
+def api_call(
+    base: str, method: str, path: str, body: Any = None, token: str | None = None
+) -> tuple[int, Any]:
+    """One JSON request to the app under test (127.0.0.1 only); (status, decoded body)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(base + path, data=data, headers=headers, method=method)  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 (127.0.0.1 only)
+            raw, status = r.read(), r.status
+    except urllib.error.HTTPError as err:
+        raw, status = err.read(), err.code
+    return status, (json.loads(raw) if raw else None)
+
+
+def create_boards(base: str, db: str, boards: list[dict[str, Any]], username: str = "bench_admin") -> None:
+    """Register a player, make them an admin in the database (as `flask users create --admin`
+    would make one), and create each board with POST /api/v1/admin/boards."""
+    password = "bench-admin-password-1"
+    status, body = api_call(
+        base,
+        "POST",
+        "/api/v1/auth/register",
+        {"username": username, "email": f"{username}@bench.example", "password": password},
+    )
+    if status != 201:
+        raise RuntimeError(f"register {username}: {status} {body}")
+    sql(db, "UPDATE users SET role = 'admin' WHERE id = %s", (body["user"]["id"],))
+    status, body = api_call(base, "POST", "/api/v1/auth/login", {"username": username, "password": password})
+    if status != 200:
+        raise RuntimeError(f"login {username}: {status} {body}")
+    token = body["access_token"]
+    for board in boards:
+        status, body = api_call(base, "POST", "/api/v1/admin/boards", board, token)
+        if status != 201:
+            raise RuntimeError(f"create board {board['slug']}: {status} {body}")

@@ -4,6 +4,7 @@
     .venv/bin/python bench/live.py --viewers 10000 --transport ws --socketio sioraw --sio-deflate off
     .venv/bin/python bench/live.py --viewers 5000 --transport ws --profile 15 --client-procs 2
     .venv/bin/python bench/live.py --viewers 200 --duration 5                  # smoke test
+    .venv/bin/python bench/live.py --boards 5 --duration 25 --board-rounds 2   # several boards (SPEC §14)
 
 See bench/live_README.md for the method and the latest figures.
 
@@ -86,7 +87,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness import CHILDREN, free_port, log, on_signal, recreate_db, tail
+from harness import CHILDREN, create_boards, free_port, log, on_signal, recreate_db, tail
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -441,8 +442,9 @@ class Viewers:
 
 
 def viewer_cfg(
-    mode: str, port: int, n: int, args: argparse.Namespace, deflate: bool = True
+    mode: str, port: int, n: int, args: argparse.Namespace, deflate: bool = True, board: str | None = None
 ) -> dict[str, Any]:
+    """The viewers' settings; with `board`, they follow that board's all-time stream (SPEC §14)."""
     sources = [f"127.0.0.{i + 1}" for i in range(max(1, math.ceil(n / PER_SOURCE_IP)))]
     return {
         "mode": mode,
@@ -453,6 +455,8 @@ def viewer_cfg(
         "sources": sources,
         "parse": args.parse,
         "deflate": deflate,
+        "query": f"board={board}&period=all" if board else "",
+        "board": board,
     }
 
 
@@ -663,7 +667,7 @@ class SeqWatch:
     `score_update` (SPEC §7) only there, with the seq of that player's change. This is how the
     driver learns the seq each submit committed, through the public protocol only."""
 
-    def __init__(self, port: int, players: list[Player]):
+    def __init__(self, port: int, players: list[Player], query: str = ""):
         import simple_websocket
 
         self.seqs: dict[tuple[int, int], tuple[int, float]] = {}
@@ -671,7 +675,7 @@ class SeqWatch:
         self.socks = []
         for p in players:
             ws = simple_websocket.Client.connect(
-                f"ws://127.0.0.1:{port}/ws/scoreboard?access_token={p.access}"
+                f"ws://127.0.0.1:{port}/ws/scoreboard?{query}access_token={p.access}"
             )
             self.socks.append(ws)
             threading.Thread(target=self._read, args=(ws,), daemon=True).start()
@@ -716,14 +720,34 @@ class SeqWatch:
 
 
 class Driver:
-    """Registers players and drives board changes; keeps a model of the ranking to pick them."""
+    """Registers players and drives board changes; keeps a model of the ranking to pick them.
 
-    def __init__(self, args: argparse.Namespace):
+    `board`: the board the changes score on (SPEC §14; its all-time stream is the one watched
+    and checked); `main` by default."""
+
+    def __init__(self, args: argparse.Namespace, board: str = "main"):
         self.args = args
+        self.board = board
         self.players: list[Player] = []
         self.clock = 0
         self.api: Api | None = None
         self.watch: SeqWatch | None = None
+
+    @property
+    def query(self) -> str:
+        """The live stream's query string (with a trailing &), empty for main's all-time."""
+        return "" if self.board == "main" else f"board={self.board}&period=all&"
+
+    def on_board(self, slug: str) -> Driver:
+        """A driver of the same players scoring on another board (their scores there start at 0)."""
+        other = Driver(self.args, slug)
+        other.players = [Player(p.id, p.username, p.password, p.access) for p in self.players]
+        return other
+
+    def seed(self) -> None:
+        """One accepted action each on this driver's board: everybody ranked there."""
+        for p in self.players:
+            self.submit(p)
 
     def attach(self, port: int, watch: bool = True) -> None:
         """Use the server on `port`: fresh access tokens (they live 15 min), the seq watchers."""
@@ -737,7 +761,7 @@ class Driver:
                 raise RuntimeError(f"login {p.username}: {status} {body}")
             p.access = body["access_token"]
         if watch and self.players:
-            self.watch = SeqWatch(port, self.players)
+            self.watch = SeqWatch(port, self.players, self.query)
 
     def detach(self) -> None:
         if self.watch is not None:
@@ -781,9 +805,10 @@ class Driver:
     def _token(self, p: Player) -> str:
         assert self.api is not None
         if p.action is None:
-            status, body = self.api.call(
-                "POST", "/api/v1/actions/token", {"action_type": "complete_task"}, p.access
-            )
+            request = {"action_type": "complete_task"}
+            if self.board != "main":
+                request["board"] = self.board
+            status, body = self.api.call("POST", "/api/v1/actions/token", request, p.access)
             if status != 201:
                 raise RuntimeError(f"action token for {p.username}: {status} {body}")
             p.action = body["action_token"]
@@ -861,7 +886,10 @@ class Driver:
 
     def check_model(self) -> dict[str, Any]:
         assert self.api is not None
-        status, body = self.api.call("GET", "/api/v1/leaderboard?limit=10")
+        path = "/api/v1/leaderboard?limit=10"
+        if self.board != "main":
+            path = f"/api/v1/boards/{self.board}/leaderboard?period=all&limit=10"
+        status, body = self.api.call("GET", path)
         api_top = [e["user_id"] for e in body["leaderboard"]]
         model_top = [p.id for p in self.ranking()[:10]]
         return {"api_seq": body["seq"], "model_matches_api": api_top == model_top}
@@ -1088,6 +1116,346 @@ def app_phase(mode: str, n: int, args: argparse.Namespace, driver: Driver, run_d
             viewers.kill()
         driver.detach()
         server.stop()
+
+
+# ------------------------------------------------------------------------------------------------
+# several boards (SPEC §14): K boards × N viewers, changes on one board only
+
+
+def board_slugs(k: int) -> list[str]:
+    return [f"live-{i}" for i in range(k)]
+
+
+def board_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    periods = [x for x in args.board_periods.split(",") if x]
+    catalog = {"complete_task": {"points": 10, "cooldown_seconds": 0, "max_per_hour": 0}}
+    return [
+        {
+            "slug": slug,
+            "title": f"Live bench {slug}",
+            "periods": periods,
+            "timezone": "UTC",
+            "catalog": catalog,
+        }
+        for slug in board_slugs(args.boards)
+    ]
+
+
+def wait_for(what: str, check: Any, timeout: float, every: float = 0.2) -> Any:
+    """Poll `check()` until it returns something true; that value (or the last one, with a warning)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got or time.monotonic() > deadline:
+            if not got:
+                log(f"warning: {what}: not reached within {timeout:.0f}s")
+            return got
+        time.sleep(every)
+
+
+def boards_phase(
+    k: int, n: int, args: argparse.Namespace, driver: Driver, run_dir: Path, suffix: str = ""
+) -> dict[str, Any]:
+    """K boards' all-time streams with N WebSocket viewers each (each board in its own Node
+    process(es)); then an idle window of --duration seconds; then --rate changes a second for
+    --duration seconds on the first board only (the driver's).
+
+    The per-worker CPU of the two windows gives what a change costs the server; the other boards'
+    viewers count every message they receive (nothing but the snapshot, if a change on one board
+    costs the viewers of every other board nothing)."""
+    tag = f"boards-{k}x{n}{suffix}"
+    slugs = board_slugs(k)
+    assert driver.board == slugs[0]
+    port = free_port()
+    cmd = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", *NO_CTL, "wsgi:app"]
+    server = Server(
+        "app", cmd, app_env(args, port), port, args.workers, "/readyz", run_dir / f"{tag}-server.log"
+    )
+    groups: list[ViewerGroup] = []
+    try:
+        driver.attach(port)
+        # warm both workers up (64 viewers come and go), as the other phases do
+        base_sockets = sum(server.worker_sockets().values())
+        warm = ViewerGroup(
+            viewer_cfg("ws", port, 64, args, board=slugs[0]),
+            args.client_procs,
+            run_dir / f"{tag}-warmup-client.log",
+        )
+        warm.expect_ready(60)
+        warm.finish([], -1)
+        wait_for(
+            "the warm-up connections closed",
+            lambda: sum(server.worker_sockets().values()) <= base_sockets,
+            15,
+        )
+        rss0 = server.worker_rss_kb()
+        sockets0 = server.worker_sockets()
+        log(f"{tag}: connecting {n} ws viewers to each of {', '.join(slugs)}")
+        t0 = time.monotonic()
+        for slug in slugs:
+            group = ViewerGroup(
+                viewer_cfg("ws", port, n, args, board=slug),
+                args.client_procs,
+                run_dir / f"{tag}-{slug}-client.log",
+            )
+            groups.append(group)
+            group.expect_ready(120 + n / 20)
+        ramp_s = time.monotonic() - t0
+
+        def statuses() -> list[dict[str, Any]]:
+            return [g.status() for g in groups]
+
+        held = (
+            wait_for(
+                "every viewer held and on its snapshot",
+                lambda: (lambda st: st if all(x["with_snapshot"] == x["open"] == n for x in st) else None)(
+                    statuses()
+                ),
+                30,
+            )
+            or statuses()
+        )
+        rss1 = server.worker_rss_kb()
+        sockets1 = server.worker_sockets()
+        workers = server.workers()
+        rp = redis_pid()
+        cpu = CpuWindow(
+            {
+                "server": [server.proc.pid, *workers],
+                **{f"worker_{pid}": [pid] for pid in workers},
+                "client_changed": groups[0].pids,
+                "client_others": [pid for g in groups[1:] for pid in g.pids],
+                "postgres": lambda: pids_named("postgres"),
+                "redis": [rp] if rp else [],
+                "driver": [os.getpid()],
+            }
+        )
+        log(
+            f"{tag}: {sum(x['open'] for x in held)}/{k * n} held in {ramp_s:.1f}s; "
+            f"idle window {args.duration:.0f}s (no changes)"
+        )
+        before_idle = statuses()
+        cpu.start()
+        time.sleep(args.duration)  # the idle window itself: what held viewers cost with no change
+        idle_cpu = cpu.stop()
+        before_change = statuses()
+        log(f"{tag}: driving {args.rate}/s for {args.duration:.0f}s on {slugs[0]} only")
+        groups[0].mark()
+        cpu.start()
+        drive = driver.drive(args.duration, args.rate)
+        commits = drive.pop("commits")
+        last_seq = max((c[0] for c in commits), default=0)
+        settled = settle(groups[0], last_seq, 15)
+        change_cpu = cpu.stop()
+        after_change = statuses()
+        check = driver.check_model()
+        finals = [check["api_seq"]]
+        assert driver.api is not None
+        for slug in slugs[1:]:
+            status, body = driver.api.call("GET", f"/api/v1/boards/{slug}/leaderboard?period=all&limit=10")
+            finals.append(body["seq"] if status == 200 else -1)
+        results = [g.finish(commits if i == 0 else [], finals[i]) for i, g in enumerate(groups)]
+        groups = []
+        driver.detach()
+    finally:
+        for g in groups:
+            g.kill()
+        driver.detach()
+        server.stop()
+
+    changes = len(commits)
+
+    def per_change_ms(name: str) -> float | None:
+        """CPU a change cost `name` beyond holding the viewers: change window − idle window (as
+        rates: the windows differ by the settle time), over the changes."""
+        busy, idle = change_cpu.get(f"{name}_cores"), idle_cpu.get(f"{name}_cores")
+        if busy is None or idle is None or not changes:
+            return None
+        return round((busy - idle) * change_cpu["wall_s"] / changes * 1000, 3)
+
+    def messages(states: list[dict[str, Any]], which: slice) -> int:
+        return sum(x["messages"] for x in states[which])
+
+    others = slice(1, None)
+    per_board = []
+    for slug, res, final in zip(slugs, results, finals, strict=True):
+        per_board.append(
+            {
+                "board": slug,
+                "n": n,
+                "open_at_end": res["open_at_end"],
+                # the changed board: every viewer on the seq of the final GET. The others: their seq
+                # is their snapshot's; the GET may answer a newer one (a stream's first index
+                # rebuild counts a seq, and leaderboard_update goes out only when the top 10
+                # changed, SPEC §7), so that count is for information only
+                "on_final_seq": res["open_on_final_seq"],
+                "final_seq": final,
+                "last_seqs": res["last_seq_histogram"],
+                "messages": res["messages"],
+                "messages_beyond_snapshot": res["messages"] - res["opened"],
+                "stale": res["stale"],
+                "invalid": res["invalid"],
+                "checked": res["checked"],
+            }
+        )
+    stats = {
+        "phase": tag,
+        "boards": k,
+        "n_per_board": n,
+        "changed_board": slugs[0],
+        "ramp_s": round(ramp_s, 2),
+        "held_per_worker": {str(p): sockets1.get(p, 0) - sockets0.get(p, 0) for p in sockets1},
+        "kb_per_connection": round(
+            (sum(rss1.values()) - sum(rss0.values())) / max(1, sum(x["open"] for x in held)), 2
+        ),
+        **drive,
+        "last_commit_seq": last_seq,
+        **check,
+        "status_final_changed": settled,
+        "cpu_idle": idle_cpu,
+        "cpu_change": change_cpu,
+        "workers": workers,
+        "per_change_cpu_ms": {
+            name: per_change_ms(name)
+            for name in ["server", *(f"worker_{pid}" for pid in workers), "client_changed", "client_others"]
+        },
+        "other_boards": {
+            "viewers": (k - 1) * n,
+            "messages_idle_window": messages(before_change, others) - messages(before_idle, others),
+            "messages_change_window": messages(after_change, others) - messages(before_change, others),
+            "messages_beyond_snapshot": sum(b["messages_beyond_snapshot"] for b in per_board[1:]),
+            "with_snapshot": sum(x["with_snapshot"] for x in after_change[1:]),
+            "open": sum(x["open"] for x in after_change[1:]),
+        },
+        "changed_board_messages_change_window": messages(after_change, slice(0, 1))
+        - messages(before_change, slice(0, 1)),
+        "per_board": per_board,
+        "client": results[0],
+    }
+    report_boards_phase(stats)
+    return stats
+
+
+def report_boards_phase(s: dict[str, Any]) -> None:
+    c, lat, o = s["client"], s["client"]["latency_ms"], s["other_boards"]
+    ci, cc = s["cpu_idle"], s["cpu_change"]
+    workers = [f"worker_{p}" for p in s["workers"]]
+    log(
+        f"{s['phase']}: changed board {s['changed_board']}: on final seq "
+        f"{c['open_on_final_seq']}/{s['n_per_board']}; latency ms p50 {lat.get('p50')} p95 {lat.get('p95')} "
+        f"p99 {lat.get('p99')} over {c['samples']} pairs, {c['missing']} missing; "
+        f"{s['changes']} changes at {s['achieved_rate']}/s"
+    )
+    log(
+        f"{s['phase']}: per-worker cores idle {[ci.get(w + '_cores') for w in workers]} → changing "
+        f"{[cc.get(w + '_cores') for w in workers]}; server CPU per change "
+        f"{s['per_change_cpu_ms']['server']} ms"
+    )
+    if s["boards"] > 1:
+        log(
+            f"{s['phase']}: other boards' {o['viewers']} viewers: {o['messages_change_window']} messages "
+            f"during the changes, {o['messages_idle_window']} while idle, "
+            f"{o['messages_beyond_snapshot']} beyond their snapshot; {o['with_snapshot']}/{o['viewers']} "
+            f"hold their snapshot, {o['open']} open; their client "
+            f"{ci.get('client_others_cores')} → {cc.get('client_others_cores')} cores"
+        )
+    if max(ci.get("others_cores") or 0, cc.get("others_cores") or 0) > 0.2:
+        log(
+            f"  warning: other processes used {ci.get('others_cores')} / {cc.get('others_cores')} cores "
+            f"(idle / changes): {cc.get('others_top')}"
+        )
+
+
+def median(values: list[float]) -> float | None:
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else round((v[mid - 1] + v[mid]) / 2, 3)
+
+
+def boards_summary(singles: list[dict[str, Any]], multis: list[dict[str, Any]]) -> dict[str, Any]:
+    """The K-board runs against the single-board runs of the same invocation (with several rounds,
+    the median of each side's runs)."""
+    p95_1 = median([s["client"]["latency_ms"].get("p95") for s in singles])
+    p95_k = median([s["client"]["latency_ms"].get("p95") for s in multis])
+    cost_1 = median([s["per_change_cpu_ms"]["server"] for s in singles])
+    cost_k = median([s["per_change_cpu_ms"]["server"] for s in multis])
+    # every K-board run's other viewers, added up
+    o = {
+        key: sum(s["other_boards"][key] for s in multis)
+        for key in ("messages_change_window", "messages_beyond_snapshot")
+    }
+    o["viewers"] = multis[0]["other_boards"]["viewers"]
+    return {
+        "rounds": len(multis),
+        "p95_single_each_ms": [s["client"]["latency_ms"].get("p95") for s in singles],
+        "p95_changed_board_each_ms": [s["client"]["latency_ms"].get("p95") for s in multis],
+        "p95_single_ms": p95_1,
+        "p95_changed_board_ms": p95_k,
+        "p95_ratio": round(p95_k / p95_1, 3) if p95_1 and p95_k is not None else None,
+        "p95_within_1.2x": bool(p95_1 and p95_k is not None and p95_k <= 1.2 * p95_1),
+        "server_cpu_per_change_single_ms": cost_1,
+        "server_cpu_per_change_multi_ms": cost_k,
+        # what the other boards' viewers added to each change (≈ 0 within the noise)
+        "server_cpu_per_change_added_ms": round(cost_k - cost_1, 3)
+        if cost_1 is not None and cost_k
+        else None,
+        "server_idle_cores_single": median([s["cpu_idle"].get("server_cores") for s in singles]),
+        "server_idle_cores_multi": median([s["cpu_idle"].get("server_cores") for s in multis]),
+        "other_viewers": o["viewers"],
+        "other_messages_change_window": o["messages_change_window"],
+        "other_messages_beyond_snapshot": o["messages_beyond_snapshot"],
+        "other_isolated": o["messages_change_window"] == 0 and o["messages_beyond_snapshot"] == 0,
+    }
+
+
+def boards_table(phases: list[dict[str, Any]]) -> str:
+    head = (
+        "phase",
+        "viewers",
+        "changes/s",
+        "p50",
+        "p95",
+        "p99",
+        "final",
+        "srv idle",
+        "srv chg",
+        "per worker idle → chg",
+        "ms/chg",
+        "others' msgs",
+        "others cli",
+        "machine others",
+    )
+    rows = [head]
+    for s in phases:
+        c, lat, ci, cc = s["client"], s["client"]["latency_ms"], s["cpu_idle"], s["cpu_change"]
+        ws = [f"worker_{p}_cores" for p in s["workers"]]
+        o = s["other_boards"]
+        rows.append(
+            (
+                s["phase"],
+                f"{s['boards']}×{s['n_per_board']}",
+                str(s["achieved_rate"]),
+                str(lat.get("p50")),
+                str(lat.get("p95")),
+                str(lat.get("p99")),
+                "yes" if c["open_on_final_seq"] == s["n_per_board"] else f"NO {c['open_on_final_seq']}",
+                str(ci.get("server_cores")),
+                str(cc.get("server_cores")),
+                " ".join(f"{ci.get(w)}→{cc.get(w)}" for w in ws),
+                str(s["per_change_cpu_ms"]["server"]),
+                "-"
+                if s["boards"] == 1
+                else f"{o['messages_change_window']} (+{o['messages_beyond_snapshot']})",
+                "-"
+                if s["boards"] == 1
+                else f"{ci.get('client_others_cores')}→{cc.get('client_others_cores')}",
+                f"{ci.get('others_cores')}/{cc.get('others_cores')}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
 
 
 def ensure_sio_venv() -> None:
@@ -1376,19 +1744,33 @@ def main() -> int:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--viewers", default="1000,5000", help="comma-separated N (default 1000,5000)")
-    ap.add_argument("--transport", default="both", choices=["ws", "sse", "both", "none"])
+    ap.add_argument(
+        "--transport",
+        default=None,
+        choices=["ws", "sse", "both", "none"],
+        help="main's viewers (default both; none with --boards)",
+    )
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of board changes per phase")
-    ap.add_argument("--rate", type=float, default=10.0, help="board changes per second")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="board changes per second (default 10; 5 with --boards: changes 200 ms apart never wait for "
+        "a coalescing window, so the latency compared is the path itself)",
+    )
     ap.add_argument("--players", type=int, default=30)
     ap.add_argument(
-        "--socketio", default="sioraw", help="baseline client(s): sioraw, sio, both or none (default sioraw)"
+        "--socketio",
+        default=None,
+        help="baseline client(s): sioraw, sio, both or none (default sioraw; none with --boards)",
     )
     ap.add_argument("--socketio-viewers", default=None, help="N for the baseline (default: --viewers)")
     ap.add_argument(
         "--floor",
-        default="on",
+        default=None,
         choices=["on", "off"],
-        help="also measure the machine's floor: a bare Node ws broadcaster, same viewers (default on)",
+        help="also measure the machine's floor: a bare Node ws broadcaster, same viewers (default on; "
+        "off with --boards)",
     )
     ap.add_argument("--sio-workers", type=int, default=2)
     ap.add_argument(
@@ -1424,6 +1806,27 @@ def main() -> int:
         default=None,
         help="LIVE_MIN_INTERVAL_MS for the app (default: the app's own, 100)",
     )
+    ap.add_argument(
+        "--boards",
+        type=int,
+        default=0,
+        help="K > 1: the boards mode (SPEC §14): a single board with --board-viewers WebSocket viewers, "
+        "then K boards with as many each, changes on one board only, each run with an idle window and a "
+        "change window of --duration s (default off)",
+    )
+    ap.add_argument("--board-viewers", type=int, default=1000, help="viewers per board (default 1000)")
+    ap.add_argument(
+        "--board-rounds",
+        type=int,
+        default=1,
+        help="pairs of (single board, K boards) runs, in alternating order; the verdict compares the "
+        "medians (default 1)",
+    )
+    ap.add_argument(
+        "--board-periods",
+        default="daily,weekly,monthly",
+        help="periods each board keeps (every change writes all-time + these; default daily,weekly,monthly)",
+    )
     ap.add_argument("--db", default="livebench")
     ap.add_argument("--redis-db", type=int, default=13)
     ap.add_argument("--namespace", default="livebench")
@@ -1434,6 +1837,18 @@ def main() -> int:
         help="seconds to wait for a running bench/run.py to end before each phase",
     )
     args = ap.parse_args()
+    if args.boards == 1 or args.boards < 0:
+        ap.error("--boards: at least 2 (the single-board baseline runs anyway)")
+    if args.rate is None:
+        args.rate = 5.0 if args.boards else 10.0
+    defaults = {"transport": "both", "socketio": "sioraw", "floor": "on"}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(
+                args,
+                name,
+                {"transport": "none", "socketio": "none", "floor": "off"}[name] if args.boards else value,
+            )
     args.secret_key = "livebench-" + secrets.token_urlsafe(32)
     signal.signal(signal.SIGTERM, on_signal)
 
@@ -1483,6 +1898,7 @@ def main() -> int:
         clear_redis(args.redis_db, args.namespace)
         run([str(VENV_BIN / "flask"), "db", "upgrade"], env=app_env(args, 0))
         driver = Driver(args)
+        board_driver: Driver | None = None
 
         # players: registered and ranked once, on a server of their own
         port = free_port()
@@ -1499,6 +1915,18 @@ def main() -> int:
             driver.attach(port, watch=False)
             driver.register(args.players)
             log(f"{args.players} players registered and ranked; board seq {driver.check_model()['api_seq']}")
+            if args.boards:
+                specs = board_specs(args)
+                create_boards(f"http://127.0.0.1:{port}", args.db, specs)
+                board_driver = driver.on_board(specs[0]["slug"])
+                board_driver.attach(port, watch=False)
+                board_driver.seed()
+                log(
+                    f"boards {', '.join(b['slug'] for b in specs)} created (periods "
+                    f"{args.board_periods or 'none'}); the players ranked on {board_driver.board}, "
+                    f"seq {board_driver.check_model()['api_seq']}"
+                )
+                board_driver.detach()
         finally:
             driver.detach()
             server.stop()
@@ -1533,6 +1961,20 @@ def main() -> int:
                         seq = stats["last_commit_seq"] + 1
                         results["phases"].append(stats)
                         out_json.write_text(json.dumps(results, indent=1))
+        if board_driver is not None:
+            runs = []
+            # the single board first (the same invocation's baseline); more rounds alternate the
+            # order (1, K, K, 1, 1, K, ...) so that a drifting machine weighs on both sides alike
+            for r in range(args.board_rounds):
+                suffix = f"-r{r + 1}" if args.board_rounds > 1 else ""
+                for k in (1, args.boards) if r % 2 == 0 else (args.boards, 1):
+                    wait_quiet(args.wait_quiet)
+                    runs.append(boards_phase(k, args.board_viewers, args, board_driver, run_dir, suffix))
+                    results["boards"] = {"phases": runs}
+                    out_json.write_text(json.dumps(results, indent=1))
+            results["boards"]["summary"] = boards_summary(
+                [s for s in runs if s["boards"] == 1], [s for s in runs if s["boards"] > 1]
+            )
     except KeyboardInterrupt:
         log("interrupted; stopping everything")
         return 130
@@ -1544,7 +1986,28 @@ def main() -> int:
         except Exception as exc:
             log(f"warning: could not clear Redis: {exc}")
     print()
-    print(table(results["phases"]))
+    if results["phases"]:
+        print(table(results["phases"]))
+    boards = results.get("boards") or {}
+    if boards.get("summary"):
+        b = boards["summary"]
+        print(boards_table(boards["phases"]))
+        within = "yes" if b["p95_within_1.2x"] else "NO"
+        rounds = f" (medians of {b['rounds']} rounds)" if b["rounds"] > 1 else ""
+        print(
+            f"\nboards{rounds}: changed board p95 {b['p95_changed_board_ms']} ms vs "
+            f"{b['p95_single_ms']} ms on a single board (same invocation): {b['p95_ratio']}x, "
+            f"within 1.2x: {within}; server CPU per "
+            f"change {b['server_cpu_per_change_multi_ms']} vs {b['server_cpu_per_change_single_ms']} ms "
+            f"(added by the other boards' {b['other_viewers']} viewers: "
+            f"{b['server_cpu_per_change_added_ms']} ms); messages to them during the changes "
+            f"{b['other_messages_change_window']}, beyond their snapshot "
+            f"{b['other_messages_beyond_snapshot']}"
+            "\n(srv idle / srv chg: server cores in the idle and in the change window; ms/chg: server CPU "
+            "per change beyond the idle window; others' msgs: what the other boards' viewers received in the "
+            "change window (+ beyond their snapshot overall); machine others: cores of unrelated processes, "
+            "idle/chg)"
+        )
     print(
         f"\nlatency: ms from the 200 of the submit (Socket.IO: the emit) to receipt, over every "
         f"(connection, change) pair; 'send p95' from the request's send time. final: every client held "

@@ -2,6 +2,7 @@
 //
 //   node bench/load.mjs register --url http://127.0.0.1:8101 --players 64 --players-file out/players.json
 //   node bench/load.mjs write    --url ... --players-file out/players.json --concurrency 64 --duration 20
+//   node bench/load.mjs write    --url ... --players-file out/players.json --board cup   # score on a board
 //   node bench/load.mjs read     --url ... --path /api/v1/leaderboard --concurrency 128 --duration 20
 //
 // One event loop, undici keep-alive connections (one per virtual user), closed loops: each
@@ -157,6 +158,8 @@ async function write() {
   const state = players.slice(0, conc).map((p) => ({ ...p, accepted: 0, points: 0, last_new_score: null }));
   let acceptedInWindow = 0, submitsInWindow = 0, tokensInWindow = 0, requestsInWindow = 0;
   let acceptedTotal = 0, pointsTotal = 0, unknownOutcome = 0, nullNextToken = 0;
+  // --board SLUG: the action token names that board (SPEC §14); without it, main
+  const tokenRequest = opts.board ? { action_type: "complete_task", board: opts.board } : { action_type: "complete_task" };
 
   async function loop(p) {
     let actionToken = null;
@@ -165,7 +168,7 @@ async function write() {
         const s = now();
         let r;
         try {
-          r = await call(pool, "POST", "/api/v1/actions/token", { token: p.access_token, json: { action_type: "complete_task" } });
+          r = await call(pool, "POST", "/api/v1/actions/token", { token: p.access_token, json: tokenRequest });
         } catch (e) { countError(errors, `token:transport:${e.code || e.name}`); await sleep(50); continue; }
         const e = now();
         if (win.inside(e)) { tokenLat.push(e - s); tokensInWindow++; requestsInWindow++; }
@@ -202,7 +205,7 @@ async function write() {
   await pool.close();
   const secs = DURATION / 1000;
   emit({
-    event: "result", mode: "write", concurrency: conc, duration_s: secs, warmup_s: WARMUP / 1000,
+    event: "result", mode: "write", board: opts.board || "main", concurrency: conc, duration_s: secs, warmup_s: WARMUP / 1000,
     accepted_in_window: acceptedInWindow, accepted_per_s: acceptedInWindow / secs,
     submits_per_s: submitsInWindow / secs, token_requests_per_s: tokensInWindow / secs,
     requests_per_s: requestsInWindow / secs,

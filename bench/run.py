@@ -7,8 +7,9 @@ Phases, all against 127.0.0.1 on this machine:
   1. machine limits: pgbench running the app's score transaction on a scratch copy of the schema,
      redis-benchmark, and a hello-world Flask app (bench/hello.py) under the same gunicorn settings;
   2. the app in production mode (gunicorn gevent, PostgreSQL, Redis): register players, the write
-     load (token once, then submit → next_action_token → submit …), a consistency check, the read
-     load (GET /api/v1/leaderboard);
+     load (token once, then submit → next_action_token → submit …), the same players scoring on a
+     board that keeps daily, weekly and monthly periods (SPEC §14) at the headline concurrency,
+     a consistency check, the read load (GET /api/v1/leaderboard);
   3. a py-spy profile of the gunicorn workers under the write load (and the read load).
 Prints a summary table; writes everything as JSON to bench/out/. See bench/README.md.
 """
@@ -31,7 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness import CHILDREN, free_port, log, on_signal, recreate_db, sql, tail
+from harness import CHILDREN, create_boards, free_port, log, on_signal, recreate_db, sql, tail
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -40,6 +41,15 @@ PG = "postgresql://postgres@127.0.0.1:5432"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 RAISED = "1000000/minute"
+# the board of the board write phase: every accepted action counts in all-time and in the current
+# day, ISO week and month (4 rows of board_scores, 4 rank index placements)
+BOARD = {
+    "slug": "bench-periods",
+    "title": "Bench: daily, weekly, monthly",
+    "periods": ["daily", "weekly", "monthly"],
+    "timezone": "UTC",
+    "catalog": {"complete_task": {"points": 10, "cooldown_seconds": 0, "max_per_hour": 0}},
+}
 
 # ------------------------------------------------------------------------------------------------
 # child processes: every one in its own session, all killed on exit, error or Ctrl-C
@@ -690,11 +700,17 @@ def consistency(
 ) -> dict[str, Any]:
     db = args.db
     events, ev_points = sql(
-        db, "SELECT count(*), coalesce(sum(points), 0) FROM score_events WHERE source = 'action'"
+        db,
+        "SELECT count(*), coalesce(sum(points), 0) FROM score_events WHERE source = 'action' "
+        "AND board = 'main'",
     )[0]
+    # every board's accepted actions: one score.accepted audit row each
+    events_all = sql(db, "SELECT count(*) FROM score_events WHERE source = 'action'")[0][0]
     user_sum = sql(db, "SELECT coalesce(sum(score), 0) FROM users")[0][0]
     audits = sql(db, "SELECT count(*) FROM audit_log WHERE event = 'score.accepted'")[0][0]
-    per_user = dict(sql(db, "SELECT user_id, sum(points) FROM score_events GROUP BY user_id"))
+    per_user = dict(
+        sql(db, "SELECT user_id, sum(points) FROM score_events WHERE board = 'main' GROUP BY user_id")
+    )
     scores = dict(sql(db, "SELECT id, score FROM users"))
     mismatched = []
     for uid, p in players.items():
@@ -726,7 +742,8 @@ def consistency(
     ]
     ok = (
         client_points == int(user_sum) == int(ev_points)
-        and client_accepted == events == audits
+        and client_accepted == events
+        and audits == events_all
         and not mismatched
     )
     return {
@@ -738,10 +755,94 @@ def consistency(
         "db_score_events_points": int(ev_points),
         "db_users_score_sum": int(user_sum),
         "db_audit_accepted": audits,
+        "db_score_events_every_board": events_all,
         "players_mismatched": mismatched[:10],
         "players_mismatched_count": len(mismatched),
         "leaderboard_api_matches_db_top100": api_rows == db_rows,
         "leaderboard_total_players": api.get("total_players"),
+    }
+
+
+def board_consistency(
+    args: argparse.Namespace, slug: str, players: dict[int, dict[str, Any]], base: str
+) -> dict[str, Any]:
+    """The board write phase: accepted points counted by the client = the board's all-time rows =
+    each kept period's rows (summed over its keys: a run may cross midnight) = the score events on
+    the board, per player too; and each current period's API top 100 = the database's order."""
+    db = args.db
+    client_accepted = sum(p["accepted"] for p in players.values())
+    client_points = sum(p["points"] for p in players.values())
+    events, ev_points = sql(
+        db,
+        "SELECT count(*), coalesce(sum(points), 0) FROM score_events WHERE source = 'action' AND board = %s",
+        (slug,),
+    )[0]
+    per_period = {
+        period: (int(total), int(rows))
+        for period, total, rows in sql(
+            db,
+            "SELECT period, coalesce(sum(score), 0), count(*) FROM board_scores WHERE board = %s "
+            "GROUP BY period",
+            (slug,),
+        )
+    }
+    per_user = dict(
+        sql(db, "SELECT user_id, sum(points) FROM score_events WHERE board = %s GROUP BY user_id", (slug,))
+    )
+    all_time = dict(
+        sql(db, "SELECT user_id, score FROM board_scores WHERE board = %s AND period_key = 'all'", (slug,))
+    )
+    mismatched = []
+    for uid, p in players.items():
+        if not (
+            all_time.get(uid, 0) == per_user.get(uid, 0) == p["points"]
+            and (p["last_new_score"] is None or p["last_new_score"] == all_time.get(uid))
+        ):
+            mismatched.append(
+                {
+                    "user_id": uid,
+                    "client_points": p["points"],
+                    "db_all_time": all_time.get(uid),
+                    "db_event_points": per_user.get(uid),
+                    "last_new_score": p["last_new_score"],
+                }
+            )
+    time.sleep(1.0)  # as for main: the rank index is placed right after the commit
+    boards_ok: dict[str, bool] = {}
+    for period in ["all", *BOARD["periods"]]:
+        api = http_json(f"{base}/api/v1/boards/{slug}/leaderboard?period={period}&limit=100")
+        api_rows = [(e["user_id"], e["score"]) for e in api.get("leaderboard", [])]
+        db_rows = [
+            tuple(r)
+            for r in sql(
+                db,
+                "SELECT b.user_id, b.score FROM board_scores b JOIN users u ON u.id = b.user_id "
+                "WHERE b.board = %s AND b.period_key = %s AND NOT u.is_banned AND NOT u.is_hidden "
+                "ORDER BY b.score DESC, b.score_updated_at ASC, b.user_id ASC LIMIT 100",
+                (slug, api.get("period_key")),
+            )
+        ]
+        boards_ok[f"{period} ({api.get('period_key')})"] = api_rows == db_rows
+    sums = {period: total for period, (total, _) in per_period.items()}
+    points_ok = (
+        client_points == int(ev_points)
+        and client_accepted == events
+        and all(sums.get(period) == client_points for period in ["all", *BOARD["periods"]])
+        and not mismatched
+    )
+    return {
+        "ok": points_ok and all(boards_ok.values()),
+        "points_ok": points_ok,
+        "board": slug,
+        "client_accepted": client_accepted,
+        "client_points": client_points,
+        "db_score_events": events,
+        "db_score_events_points": int(ev_points),
+        "db_board_scores_sum_by_period": sums,
+        "db_board_scores_rows_by_period": {period: rows for period, (_, rows) in per_period.items()},
+        "players_mismatched": mismatched[:10],
+        "players_mismatched_count": len(mismatched),
+        "leaderboard_api_matches_db_top100": boards_ok,
     }
 
 
@@ -820,24 +921,34 @@ def phase_app(args: argparse.Namespace, results: dict[str, Any]) -> None:
         players = {
             p["user_id"]: {"points": 0, "last_new_score": None} for p in json.loads(players_file.read_text())
         }
+        # the same players on the board of the board phase: what the client counted there
+        on_board = {uid: {"accepted": 0, "points": 0, "last_new_score": None} for uid in players}
         accepted = points = 0
+        if args.board_phase:
+            log(f"app: board {BOARD['slug']} (periods {', '.join(BOARD['periods'])}) through the admin API")
+            create_boards(base, args.db, [BOARD])
 
-        def write(concurrency: int, duration: int, on_window: Any = None) -> dict[str, Any]:
+        def write(
+            concurrency: int, duration: int, on_window: Any = None, board: str | None = None
+        ) -> dict[str, Any]:
             nonlocal accepted, points
-            res = node_client(
-                args,
-                "write",
-                base,
-                {
-                    "players_file": players_file,
-                    "concurrency": concurrency,
-                    "duration": duration,
-                    "warmup": args.warmup,
-                },
-                roots=roots,
-                on_window=on_window,
-                pg_db=args.db,
-            )
+            extra: dict[str, Any] = {
+                "players_file": players_file,
+                "concurrency": concurrency,
+                "duration": duration,
+                "warmup": args.warmup,
+            }
+            if board:
+                extra["board"] = board
+            res = node_client(args, "write", base, extra, roots=roots, on_window=on_window, pg_db=args.db)
+            if board:
+                for p in res.pop("players"):
+                    st = on_board[p["user_id"]]
+                    st["accepted"] += p["accepted"]
+                    st["points"] += p["points"]
+                    if p["last_new_score"] is not None:
+                        st["last_new_score"] = p["last_new_score"]
+                return res
             accepted += res["accepted_total"]
             points += res["points_total"]
             for p in res.pop("players"):
@@ -848,7 +959,7 @@ def phase_app(args: argparse.Namespace, results: dict[str, Any]) -> None:
             return res
 
         results["write"] = []
-        for conc in args.write_concurrency:
+        for i, conc in enumerate(args.write_concurrency):
             log(
                 f"app: write load, {conc} players in closed loops, {args.duration}s (+{args.warmup}s warm-up)"
             )
@@ -859,9 +970,25 @@ def phase_app(args: argparse.Namespace, results: dict[str, Any]) -> None:
                 f"app: {res['accepted_per_s']:.0f} accepted updates/s, p50 {fmt(lat['p50'])} p95 "
                 f"{fmt(lat['p95'])} p99 {fmt(lat['p99'])} ms, errors {res['errors'] or 'none'}"
             )
+            if i == 0 and args.board_phase:
+                # right after main's headline load, at the same concurrency: its same-run baseline
+                log(
+                    f"app: write load on board {BOARD['slug']} (all-time + daily + weekly + monthly), "
+                    f"{conc} players, {args.duration}s (+{args.warmup}s warm-up)"
+                )
+                res = write(conc, args.duration, board=BOARD["slug"])
+                results["write_board"] = res
+                lat = res["submit_latency_ms"]
+                log(
+                    f"app: board {res['accepted_per_s']:.0f} accepted updates/s, p50 {fmt(lat['p50'])} "
+                    f"p95 {fmt(lat['p95'])} p99 {fmt(lat['p99'])} ms, errors {res['errors'] or 'none'}"
+                )
         log("app: consistency check")
         results["consistency"] = consistency(args, accepted, points, players, base)
         log(f"app: consistency {'OK' if results['consistency']['ok'] else 'FAILED'}")
+        if "write_board" in results:
+            results["consistency_board"] = board_consistency(args, BOARD["slug"], on_board, base)
+            log(f"app: board consistency {'OK' if results['consistency_board']['ok'] else 'FAILED'}")
 
         log(f"app: read load GET /api/v1/leaderboard, {args.read_concurrency} connections, {args.duration}s")
         results["read"] = read_load(args, base, "/api/v1/leaderboard", roots, '"leaderboard"')
@@ -873,7 +1000,8 @@ def phase_app(args: argparse.Namespace, results: dict[str, Any]) -> None:
             master = proc.pid
             workers = worker_pids(master)
             results["profile"] = {"workers": workers}
-            for kind in ("write", "read"):
+            kinds = ("write", "board", "read") if "write_board" in results else ("write", "read")
+            for kind in kinds:
                 name = f"profile-{kind}"
                 holder: dict[str, list[subprocess.Popen]] = {}
 
@@ -887,6 +1015,8 @@ def phase_app(args: argparse.Namespace, results: dict[str, Any]) -> None:
                 )
                 if kind == "write":
                     res = write(args.write_concurrency[0], args.profile_duration, on_window)
+                elif kind == "board":
+                    res = write(args.write_concurrency[0], args.profile_duration, on_window, BOARD["slug"])
                 else:
                     saved = args.duration
                     args.duration = args.profile_duration
@@ -915,15 +1045,17 @@ def phase_app(args: argparse.Namespace, results: dict[str, Any]) -> None:
                     "svg": str(raw.with_suffix(".svg").relative_to(ROOT)),
                     "raw": str(raw.relative_to(ROOT)),
                     "analysis": analyse_profile(
-                        raw, "Scorer.submit" if kind == "write" else "FastPaths._board"
+                        raw, "FastPaths._board" if kind == "read" else "Scorer.submit"
                     ),
                     "analysis_gil": analyse_profile(
                         raw.with_name(f"{name}-gil.txt"),
-                        "Scorer.submit" if kind == "write" else "FastPaths._board",
+                        "FastPaths._board" if kind == "read" else "Scorer.submit",
                     ),
                 }
             log("app: consistency check after the profiled load")
             results["consistency_final"] = consistency(args, accepted, points, players, base)
+            if "write_board" in results:
+                results["consistency_board_final"] = board_consistency(args, BOARD["slug"], on_board, base)
     finally:
         CHILDREN.stop(proc)
         results["app_log"] = scan_app_log(log_path)
@@ -1074,7 +1206,14 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
         p1 = (res.get("cpu") or {}).get("percent_of_one_core") or {}
         return p1["gunicorn"] / 100 / rate * 1000 if rate and p1.get("gunicorn") else None
 
-    noisy = any(other_load(x) > 15 for x in (w, rd, hello))
+    bw = r.get("write_board") or {}
+    bups = bw.get("accepted_per_s")
+    ratio_b = bups / ups if bups and ups else None
+    main_ms, board_ms = worker_ms(w, ups), worker_ms(bw, bups)
+    ratio_b_cpu = main_ms / board_ms if main_ms and board_ms else None
+    r["ratios"]["board_per_main_updates"] = ratio_b
+    r["ratios"]["board_per_main_by_worker_cpu"] = ratio_b_cpu
+    noisy = any(other_load(x) > 15 for x in (w, rd, hello, bw))
     read_ms, hello_ms = worker_ms(rd, reads), worker_ms(hello, hps)
     ratio_cpu = hello_ms / read_ms if read_ms and hello_ms else None
     r["noisy_machine"] = noisy
@@ -1085,6 +1224,9 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
         "reads_ge_0.8_hello": bool(ratio_r and ratio_r >= 0.8),
         "reads_ge_0.8_hello_by_worker_cpu": bool(ratio_cpu and ratio_cpu >= 0.8),
     }
+    if bw:
+        r["targets"]["board_updates_ge_0.8_main"] = bool(ratio_b and ratio_b >= 0.8)
+        r["targets"]["board_updates_ge_0.8_main_by_worker_cpu"] = bool(ratio_b_cpu and ratio_b_cpu >= 0.8)
     ok = lambda b: "PASS" if b else "MISS"  # noqa: E731
     out.append("")
     out.append("=" * 100)
@@ -1095,10 +1237,20 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
     g = r.get("git") or {}
     out.append(f"commit {g.get('commit', '?')[:12]}, {len(g.get('dirty') or [])} uncommitted paths")
     out.append("=" * 100)
+
+    def board_line() -> None:
+        lat = bw["submit_latency_ms"]
+        out.append(
+            f"{'  same on a board, all+day+week+month (c=' + str(bw['concurrency']) + ')':<44}"
+            f"{fmt(bups):>14}{fmt(lat['p50'], 2):>9}{fmt(lat['p95'], 2):>9}{fmt(lat['p99'], 2):>9}"
+        )
+
     hdr = f"{'measure':<44}{'value':>14}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}  target"
     out.append(hdr)
     out.append("-" * 100)
-    for wr in r.get("write", []):
+    for i, wr in enumerate(r.get("write", [])):
+        if i == 1 and bw:
+            board_line()
         lat = wr["submit_latency_ms"]
         out.append(
             f"{'accepted score updates/s (c=' + str(wr['concurrency']) + ')':<44}"
@@ -1112,6 +1264,8 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
                 f"{'  action-token requests/s':<44}{fmt(wr['token_requests_per_s']):>14}"
                 f"{fmt(tl['p50'], 2):>9}{fmt(tl['p95'], 2):>9}{fmt(tl['p99'], 2):>9}"
             )
+    if bw and len(r.get("write", [])) < 2:
+        board_line()
     out.append(
         f"{'leaderboard reads/s (c=' + str(args.read_concurrency) + ')':<44}{fmt(reads):>14}"
         f"{fmt(rl.get('p50'), 2):>9}{fmt(rl.get('p95'), 2):>9}{fmt(rl.get('p99'), 2):>9}"
@@ -1145,6 +1299,17 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
         f"  >=0.8 {ok(ratio_cpu and ratio_cpu >= 0.8)}"
         f"  (hello {fmt(hello_ms, 2)} ms, reads {fmt(read_ms, 2)} ms)"
     )
+    if bw:
+        out.append(
+            f"{'ratio board : main updates/s (same run)':<44}{fmt(ratio_b, 3):>14}{'':>27}"
+            f"  >=0.8 {ok(ratio_b and ratio_b >= 0.8)}"
+            + ("  (busy machine: trust the line below)" if noisy else "")
+        )
+        out.append(
+            f"{'  same, by worker CPU per accepted update':<44}{fmt(ratio_b_cpu, 3):>14}{'':>27}"
+            f"  >=0.8 {ok(ratio_b_cpu and ratio_b_cpu >= 0.8)}"
+            f"  (main {fmt(main_ms, 2)} ms, board {fmt(board_ms, 2)} ms)"
+        )
     c = r.get("consistency", {})
     if c:
         out.append(
@@ -1152,16 +1317,32 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
             f"  accepted {c['client_accepted']:,}, points {c['client_points']:,} / "
             f"{c['db_users_score_sum']:,} / {c['db_score_events_points']:,}, events {c['db_score_events']:,}"
         )
+    cb = r.get("consistency_board")
+    if cb:
+        out.append(
+            f"{'consistency on the board (client = rows)':<44}{'OK' if cb['ok'] else 'FAILED':>14}"
+            f"  accepted {cb['client_accepted']:,}, points {cb['client_points']:,} / events "
+            f"{cb['db_score_events_points']:,} / by period "
+            + ", ".join(f"{k} {v:,}" for k, v in cb["db_board_scores_sum_by_period"].items())
+        )
     cf = r.get("consistency_final")
     if cf:
         out.append(
             f"{'consistency after the profiled runs':<44}{'OK' if cf['ok'] else 'FAILED':>14}"
             f"  accepted {cf['client_accepted']:,}, events {cf['db_score_events']:,}"
         )
+    cbf = r.get("consistency_board_final")
+    if cbf:
+        out.append(
+            f"{'  on the board':<44}{'OK' if cbf['ok'] else 'FAILED':>14}"
+            f"  accepted {cbf['client_accepted']:,}, events {cbf['db_score_events']:,}"
+        )
     out.append("-" * 100)
     out.append(f"CPU over each measured window, % of one core (machine = {NCPU * 100}%):")
     noisy = []
-    for label, res in [("writes", w), ("reads", rd), ("hello", hello), ("pgbench", pg)]:
+    for label, res in [("writes", w), ("board", bw), ("reads", rd), ("hello", hello), ("pgbench", pg)]:
+        if label == "board" and not res:
+            continue
         out.append(f"  {label:<9}{cpu_line(res.get('cpu'))}")
         cpu = res.get("cpu") or {}
         if cpu.get("percent_of_one_core", {}).get("other", 0) > 15:
@@ -1177,6 +1358,7 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
     costs: dict[str, float] = {}
     for label, res, rate in [
         ("writes", w, w.get("accepted_per_s")),
+        ("board", bw, bups),
         ("reads", rd, reads),
         ("hello", hello, hps),
         ("pgbench", pg, tps),
@@ -1204,7 +1386,11 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
             f"    reads : hello by worker CPU per request (robust to other load): "
             f"{costs['hello'] / costs['reads']:.3f}"
         )
-    for label, res, rate in [("writes", w, w.get("accepted_in_window")), ("pgbench", pg, None)]:
+    for label, res, rate in [
+        ("writes", w, w.get("accepted_in_window")),
+        ("board", bw, bw.get("accepted_in_window")),
+        ("pgbench", pg, None),
+    ]:
         counters = (res.get("pg_activity") or {}).get("db_counters")
         if counters and rate:
             out.append(
@@ -1218,7 +1404,8 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
                 + ", ".join(f"{k} {v}" for k, v in list(act.items())[:6])
             )
     client_cpu = [
-        (lbl, res.get("client", {}) or {}) for lbl, res in [("writes", w), ("reads", rd), ("hello", hello)]
+        (lbl, res.get("client", {}) or {})
+        for lbl, res in [("writes", w), ("board", bw), ("reads", rd), ("hello", hello)]
     ]
     out.append(
         "  load client self-reported: "
@@ -1227,8 +1414,11 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
         )
     )
     errs = {k: v for k, v in (w.get("errors") or {}).items()}
-    if errs or rd.get("errors"):
-        out.append(f"  client-seen errors: writes {errs or 'none'}, reads {rd.get('errors') or 'none'}")
+    if errs or rd.get("errors") or bw.get("errors"):
+        out.append(
+            f"  client-seen errors: writes {errs or 'none'}, board {bw.get('errors') or 'none'}, "
+            f"reads {rd.get('errors') or 'none'}"
+        )
     al = r.get("app_log", {})
     if al:
         out.append(
@@ -1236,7 +1426,7 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
             f"{al.get('worker_timeouts')} worker timeouts (bench/out/gunicorn-app.log)"
         )
     prof = r.get("profile", {})
-    for kind in ("write", "read"):
+    for kind in ("write", "board", "read"):
         a = (prof.get(kind) or {}).get("analysis")
         if not a or "error" in a:
             continue
@@ -1250,8 +1440,8 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v}%" for k, v in a["package_own_percent"][:12])
         )
         g = (prof.get(kind) or {}).get("analysis_gil") or {}
-        scope = f"within {a['focus']}" if kind == "write" else "all samples"
-        pre = "focus_" if kind == "write" else ""
+        scope = "all samples" if kind == "read" else f"within {a['focus']}"
+        pre = "" if kind == "read" else "focus_"
         if g and "error" not in g:
             out.append(
                 f"  own time {scope}, samples holding the GIL (≈ Python on the CPU; "
@@ -1311,7 +1501,12 @@ def main() -> int:
     ap.add_argument("--db", default="scoreboard_bench")
     ap.add_argument("--pg-db", default="scoreboard_bench_pg")
     ap.add_argument("--redis-db", type=int, default=14)
-    ap.add_argument("--skip", default="", help="comma list of phases to skip: pgbench,redis,hello,app")
+    ap.add_argument(
+        "--skip",
+        default="",
+        help="comma list of phases to skip: pgbench,redis,hello,app,board (board: the write load on a "
+        "board keeping daily, weekly and monthly periods)",
+    )
     ap.add_argument(
         "--wait-quiet",
         type=int,
@@ -1333,6 +1528,7 @@ def main() -> int:
     args.write_concurrency = [int(x) for x in str(args.write_concurrency).split(",") if x]
     args.players = args.players or max(args.write_concurrency)
     skip = {s for s in args.skip.split(",") if s}
+    args.board_phase = "board" not in skip
 
     signal.signal(signal.SIGINT, on_signal)  # also when started in the background (SIGINT ignored)
     signal.signal(signal.SIGTERM, on_signal)
@@ -1402,8 +1598,9 @@ def main() -> int:
         (BENCH / "out" / name).write_text(json.dumps(results, indent=2, default=str))
     (BENCH / "out" / "latest-summary.txt").write_text(text + "\n")
     log("results: bench/out/latest.json, bench/out/latest-summary.txt")
-    if results.get("consistency") and not results["consistency"]["ok"]:
-        code = code or 3
+    for check in ("consistency", "consistency_board"):
+        if results.get(check) and not results[check]["ok"]:
+            code = code or 3
     return code
 
 

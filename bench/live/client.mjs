@@ -1,6 +1,7 @@
 // Viewer clients for bench/live.py: N connections in one Node event loop.
 //
 //   node client.mjs '{"mode":"ws","host":"127.0.0.1","port":8000,"n":1000}'
+//   node client.mjs '{"mode":"ws","port":8000,"n":1000,"query":"board=cup&period=all","board":"cup"}'
 //
 // mode: ws     GET /ws/scoreboard with the `ws` package, offering permessage-deflate as browsers do
 //       sse    GET /events/scoreboard with node:http, the event stream parsed by hand
@@ -36,6 +37,8 @@ const cfg = Object.assign(
     deflate: true, // offer permessage-deflate (browsers always do)
     connectTimeoutMs: 20000,
     offset: 0, // id of this process's first connection (several client processes share one run)
+    query: "", // appended to /ws/scoreboard and /events/scoreboard, e.g. "board=cup&period=all" (SPEC §14)
+    board: null, // with a board, every checked leaderboard_update must name it in data.board
   },
   JSON.parse(process.argv[2] || "{}"),
 );
@@ -94,7 +97,8 @@ function checkJson(text, seq) {
   try {
     const m = JSON.parse(text);
     const board = m.data && m.data.leaderboard;
-    if (m.type !== "leaderboard_update" || m.seq !== seq || !Array.isArray(board) || board.length > 10) {
+    if (m.type !== "leaderboard_update" || m.seq !== seq || !Array.isArray(board) || board.length > 10 ||
+        (cfg.board !== null && m.data.board !== cfg.board)) {
       stats.invalid += 1;
     }
   } catch {
@@ -123,7 +127,7 @@ function seqFromBuffer(buf, from = 0) {
 // ---- transports ------------------------------------------------------------------------------
 
 function connWs(c, done) {
-  const url = `ws://${cfg.host}:${cfg.port}/ws/scoreboard`;
+  const url = `ws://${cfg.host}:${cfg.port}/ws/scoreboard${cfg.query ? `?${cfg.query}` : ""}`;
   const ws = new WebSocket(url, {
     perMessageDeflate: cfg.deflate,
     localAddress: c.source,
@@ -180,7 +184,7 @@ function connSse(c, done) {
   const req = http.request({
     host: cfg.host,
     port: cfg.port,
-    path: "/events/scoreboard",
+    path: `/events/scoreboard${cfg.query ? `?${cfg.query}` : ""}`,
     headers: { Accept: "text/event-stream", "Cache-Control": "no-cache" },
     agent: false,
     localAddress: c.source,
