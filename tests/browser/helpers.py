@@ -55,3 +55,12 @@ def eventually(page: Page, check: Callable[[], bool], what: str, timeout_ms: int
             return
         page.wait_for_timeout(100)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    """Sign in with the /login form (every test player has the password PASSWORD)."""
+    page.goto(f"{base}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
