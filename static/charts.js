@@ -19,7 +19,10 @@
   function axes() {
     const text = css("--text", "#222"), line = css("--line", "#ddd");
     const axis = { stroke: text, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
-    return [axis, { ...axis, size: 56 }];
+    const span = (u) => (u.scales.x.max || 0) - (u.scales.x.min || 0);
+    // times in the reader's own locale and clock, like the table
+    const times = (u, splits) => splits.map((s) => when(s * 1000, span(u) > DAY / 1000));
+    return [{ ...axis, values: times }, { ...axis, size: 56 }];
   }
 
   function plot(figure, series, data) {
@@ -27,10 +30,14 @@
     const width = () => Math.max(host.clientWidth || figure.clientWidth || 300, 200);
     const opts = { width: width(), height: 220, series: [{}, ...series], axes: axes(), legend: { live: false },
       cursor: { drag: { x: false, y: false } }, scales: { x: { time: true } } };
-    if (figure._plot) { figure._plot.setData(data); return; }
+    if (figure._plot && figure._plot.series.length === series.length + 1) { figure._plot.setData(data); return; }
+    figure._plot?.destroy();
     host.textContent = "";
     figure._plot = new uPlot(opts, data, host);
-    new ResizeObserver(() => figure._plot.setSize({ width: width(), height: 220 })).observe(host);
+    if (!figure._observed) {
+      figure._observed = true;
+      new ResizeObserver(() => figure._plot?.setSize({ width: width(), height: 220 })).observe(host);
+    }
   }
 
   function fillTable(figure, rows) {
@@ -68,10 +75,12 @@
       const t = Date.parse(f.at) / 1000, i = xs.findIndex((x) => x >= t);
       if (i >= 0) marks[i] = ys[i];
     });
-    const series = [{ label: "Score", stroke: css("--accent", "#2f6fed"), width: 2, points: { show: true, size: 5 } }];
+    // a step at each bucket's end: the score holds until the next point, it does not slide
+    const series = [{ label: "Score", stroke: css("--accent", "#2f6fed"), width: 2, points: { show: true, size: 5 },
+      paths: uPlot.paths.stepped({ align: 1 }) }];
     const data = [xs, ys];
     if (flags.length) {
-      series.push({ label: "Fraud flag (square marks)", stroke: css("--danger", "#c0392b"), width: 0, paths: () => null,
+      series.push({ label: "Fraud flag (large rings)", stroke: css("--danger", "#c0392b"), width: 0, paths: () => null,
         points: { show: true, size: 11, width: 2, fill: "transparent" } });
       data.push(marks);
     }
@@ -157,6 +166,15 @@
     if (r.ok) showAround(r.data);
     setTimeout(() => (attempt < 3 ? poll(attempt + 1) : connect(0)), 5000);
   }
+
+  // A theme switch with the page open: draw again in the new colours.
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+    document.querySelectorAll("[data-chart]").forEach((figure) => {
+      figure._plot?.destroy();
+      figure._plot = null;
+      (figure.dataset.chart === "history" ? history : activity)(figure);
+    });
+  });
 
   // ---- start ------------------------------------------------------------------------------
   document.querySelectorAll('[data-chart="history"]').forEach(history);

@@ -181,7 +181,8 @@ def user_history(user_id: int) -> Response:
         key = periods.key_at(stream.period, args.until, periods.zone(info.timezone))
         info, stream = streams.stream(args.board, args.period, key)
     who = principal(required=False)
-    if who is None or not who.can(SCOPE_ADMIN):  # admins see anyone's (a banned cheater's, say)
+    own = who is not None and (who.user_id == user_id or who.can(SCOPE_ADMIN))
+    if not own:  # a player sees their own (hidden, say); admins anyone's (a banned cheater's)
         _standing(stream, streams.is_current(stream, streams.now()), user_id)  # else 404 unless shown
     tz = periods.zone(info.timezone)
     span = history.span(streams.window(info, stream), args.bucket, tz, streams.now(), args.since, args.until)

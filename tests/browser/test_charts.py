@@ -5,8 +5,7 @@ dark. Both run modes, one server per mode for the whole file.
 The server flags a burst of more than FRAUD_BURST_COUNT=5 actions in 10 seconds (so the admin
 test can cause a real flag); every other player scores at most four times. The browser runs in
 a zone half an hour off UTC's hours (Asia/Kolkata) with an en-GB locale, so nothing may assume
-that the viewer's clock is the server's. The last test (xfail, strict) holds a product bug: a
-hidden player's own chart.
+that the viewer's clock is the server's.
 """
 
 from __future__ import annotations
@@ -393,11 +392,6 @@ def test_the_account_page_fits_375_px_without_errors(
     assert pages.csp == [] and pages.console.csp_violations() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: GET /api/v1/users/{id}/history answers 404 to a hidden player's own session,"
-    " so their /account chart says 'No score yet' (and logs two 404s) although they have points",
-)
 def test_a_hidden_player_still_sees_their_own_climb(base: str, pages: Pages) -> None:
     name = unique("hid")
     me, token = register(base, name)
