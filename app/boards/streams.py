@@ -3,8 +3,9 @@
 A stream is a (board, period) at one period key (`app.boards.stream`). Each key has its own
 write path (`BoardWriter` over its rank index, or the database); each (board, period) has one
 `Live`: the seq it has reached, its page cache and its viewers (one `Hub`, one fan-out group),
-following the current key. Broker messages name their stream, and go to that stream's `Live`
-only: a change on one board costs the viewers of every other board nothing.
+following the current key. Each (board, period) has its own broker channel, which a process
+subscribes to only once it follows the stream; messages name their key, and go to that stream's
+`Live` only: a change on one board costs the processes and viewers of every other board nothing.
 
 At a period's end (and ROLLOVER_GRACE after it, so writes stamped before the end are in) every
 process holding its `Live` sends the ended period's final board and moves to the new key; one of them
@@ -234,10 +235,14 @@ class Streams:
                     placer = self.main_writer.standings.index.placer  # type: ignore[union-attr]
                     index = RankIndex(self.redis, self.namespace, stream, self._expiry(stream), placer)
                 standings = Standings(self.engine, index, self.health, stream)
-                writer = BoardWriter(standings, self.broker, self.channel)
+                writer = BoardWriter(standings, self.broker, self.channel_of(stream))
                 writer.on_local = partial(self._local, stream)
                 self._writers[stream] = writer
         return writer
+
+    def channel_of(self, stream: Stream) -> str:
+        """The broker channel of a (board, period): only processes that follow it hear of it."""
+        return f"{self.channel}:{stream.name}"
 
     def _expiry(self, stream: Stream) -> datetime | None:
         """When a key's rank index may go: an hour after its period ends (None: all-time)."""
@@ -362,6 +367,7 @@ class Streams:
         hub.labels = live.labels
         hub.read_around = lambda uid, radius: self.around(live.stream, True, uid, radius)
         board.on_change(lambda seq: hub.wake())
+        self.broker.follow(self.channel_of(live.stream))  # before reading the state: no gap
         board.resync()
         self._schedule(live)
         return live

@@ -6,6 +6,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -29,7 +30,10 @@ class InProcessBroker:
     def on_connect(self, callback: Callable[[], None]) -> None:
         """Nothing to reconnect in one process."""
 
-    def publish(self, message: bytes, pipe=None) -> None:  # type: ignore[no-untyped-def]
+    def follow(self, channel: str) -> None:
+        """Every message reaches this process's listeners already."""
+
+    def publish(self, message: bytes, pipe=None, channel: str | None = None) -> None:  # type: ignore[no-untyped-def]
         for listener in self._listeners:
             try:
                 listener(message)
@@ -56,9 +60,12 @@ class RedisBroker:
         self._stopped = threading.Event()
         self._callbacks: threading.Thread | None = None
         self.connected = False
-        # this process's own channel: a message there wakes the listener so `stop` need not wait
+        # this process's own channel: a message there wakes the listener so `stop` need not wait,
+        # and so it subscribes to the channels `follow` asks for at once
         self._wake = f"{channel}:wake:{secrets.token_hex(8)}"
-        self._channel_bytes = channel.encode()
+        self._channels = {channel.encode()}  # main's, and each followed stream's
+        self._pending: list[str] = []
+        self._followed = threading.Condition()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -67,8 +74,24 @@ class RedisBroker:
         """Run `callback` each time the subscription is (re)established."""
         self._on_connect.append(callback)
 
-    def publish(self, message: bytes, pipe=None) -> None:  # type: ignore[no-untyped-def]
-        (pipe or self._redis).publish(self.channel, message)
+    def publish(self, message: bytes, pipe=None, channel: str | None = None) -> None:  # type: ignore[no-untyped-def]
+        (pipe or self._redis).publish(channel or self.channel, message)
+
+    def follow(self, channel: str, timeout: float = 2.0) -> None:
+        """Receive a stream's channel too (a process follows only the streams it has viewers or
+        readers of); returns once subscribed, or after `timeout` (the subscription still comes)."""
+        key = channel.encode()
+        with self._followed:
+            if key in self._channels:
+                return
+            self._channels.add(key)
+            self._pending.append(channel)
+        try:
+            self._redis.publish(self._wake, b"")  # the listener subscribes between messages
+        except RedisError:
+            return  # reconnecting: it subscribes to every channel then
+        with self._followed:
+            self._followed.wait_for(lambda: channel not in self._pending, timeout)
 
     def start(self) -> None:
         """Start the listener once per process."""
@@ -87,6 +110,12 @@ class RedisBroker:
                 pass  # unreachable: the listener notices within its poll interval
         for thread in (self._thread, self._callbacks):
             join(thread)
+
+    def _subscribe_pending(self, pubsub: Any) -> None:
+        with self._followed:
+            channels, self._pending = self._pending, []
+            pubsub.subscribe(*channels)
+            self._followed.notify_all()
 
     def _reconnected(self, connection: object = None) -> None:
         """Run the on-connect callbacks (resync, index repair) off the listener's path."""
@@ -122,16 +151,22 @@ class RedisBroker:
     def _listen(self) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(self.channel, self._wake)
+            with self._followed:
+                self._pending.clear()
+                channels = [c.decode() for c in self._channels]
+                self._followed.notify_all()
+            pubsub.subscribe(*channels, self._wake)
             # redis-py reconnects and resubscribes by itself; hear about every (re)connect.
             pubsub.connection.register_connect_callback(self._reconnected)
             self._reconnected()
             while not self._stopped.is_set():
                 message = pubsub.get_message(timeout=1.0)
+                if self._pending:
+                    self._subscribe_pending(pubsub)
                 if message is None:
                     pubsub.ping()  # surfaces a dead connection as an error
                     continue
-                if message["type"] != "message" or message["channel"] != self._channel_bytes:
+                if message["type"] != "message" or message["channel"] not in self._channels:
                     continue
                 for listener in self._listeners:
                     try:

@@ -168,7 +168,7 @@ class BoardWriter:
             self._unsynced.add(p.state.user_id)
         placement = self._db_placement(p.state, p.previous_rank, p.event.get("seq"))
         try:
-            self.broker.publish(encode_envelope(placement, p.event, self.stream))
+            self.broker.publish(encode_envelope(placement, p.event, self.stream), channel=self.channel)
         except RedisError as exc:
             log.warning("change not published: %s", exc)
         return placement
@@ -233,7 +233,7 @@ class BoardWriter:
         event = {"kind": kind, "seq": seq, "ts": None}
         message = encode_envelope(Placement(None, None, 0, seq), event, self.stream)
         if index is None:
-            self.broker.publish(message)
+            self.broker.publish(message, channel=self.channel)
         else:
             index.redis.publish(self.channel, message)
 
