@@ -191,6 +191,7 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
         streams.on_main_event(event)
 
     writer.on_local = on_local
+    writer.seen = lambda: board.seq
     broker.on_connect(writer.repair)
     broker.on_connect(lambda: board.resync(standings.redis_state if index is not None else None))
     broker.on_connect(streams.on_connect)

@@ -237,6 +237,7 @@ class Streams:
                 standings = Standings(self.engine, index, self.health, stream)
                 writer = BoardWriter(standings, self.broker, self.channel_of(stream))
                 writer.on_local = partial(self._local, stream)
+                writer.seen = partial(self._seen, stream)
                 self._writers[stream] = writer
         return writer
 
@@ -250,6 +251,10 @@ class Streams:
             return None
         ends = p.bounds(stream.period, stream.key, p.zone(self.info(stream.board).timezone))[1]
         return ends + INDEX_GRACE if ends is not None else None
+
+    def _seen(self, stream: Stream) -> int:
+        live = self._lives.get(stream.name)
+        return live.board.seq if live is not None else 0
 
     def _local(self, stream: Stream, event: dict[str, Any]) -> None:
         live = self._lives.get(stream.name)

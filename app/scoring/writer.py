@@ -129,6 +129,7 @@ class BoardWriter:
         self._rebuild_lock = threading.Lock()
         self._rebuilder: threading.Thread | None = None
         self.on_local: Callable[[dict[str, Any]], None] = lambda event: None
+        self.seen: Callable[[], int] = lambda: 0  # the newest seq this process has seen
         standings.on_not_ready = self.rebuild_soon
 
     @property
@@ -203,9 +204,11 @@ class BoardWriter:
                 if not force and index.is_ready() and index.seq_state() is not None:
                     return 0
                 seq, ts = self.standings.database_state()
+                seq = max(seq, self.seen())  # newer than anything persisted or seen here
                 with self.standings.engine.connect() as conn:
                     count = index.rebuild(self.standings.db.states(conn))
                 index.seed_seq(seq + SEQ_RESTART_GAP, iso(ts) or "")
+                self.persist(seq + SEQ_RESTART_GAP, ts)  # a second restart starts past this one
                 self._unsynced.clear()
                 self.announce("rebuild")
             finally:

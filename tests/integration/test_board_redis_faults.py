@@ -136,3 +136,33 @@ def test_every_board_stream_written_during_an_outage_is_repaired(
         what="the cup's daily and weekly indexes agree with the database",
         explain=lambda: {x: (cup_index(app, x), cup_db(app, x)) for x in ("daily", "weekly")},
     )
+
+
+def test_every_current_period_rebuilds_after_redis_comes_back_empty(
+    app: Flask, client: FlaskClient, durable_redis: DurableRedis
+) -> None:
+    """Redis restarted empty: each current period's rank index and counter come back from the
+    database (which holds every period's scores), and each stream's seq goes on upwards."""
+    boss = admin_player(app, client)
+    assert boss.post("/api/v1/admin/boards", CUP).status_code == 201
+    ann, bob = Player(client), Player(client)
+    jump(bob, 2)
+    jump(ann)
+    before = {
+        x: client.get(f"/api/v1/boards/cup/leaderboard?period={x}").get_json() for x in ("all", "daily")
+    }
+    redis_lib.Redis.from_url(durable_redis.url).flushall()  # as a restart without persistence leaves it
+    jump(ann, 2)  # ann 9, bob 6: the writes find the index gone and rebuild it
+    for period in ("all", "daily", "weekly", "monthly"):
+        want = cup_db(app, period)
+        assert want == [(ann.id, 9), (bob.id, 6)]
+        wait_until(
+            lambda p=period, w=want: cup_index(app, p) == w,  # type: ignore[misc]
+            timeout=10,
+            what=f"the cup's {period} index rebuilt",
+            explain=lambda p=period: f"index {cup_index(app, p)}, database {cup_db(app, p)}",  # type: ignore[misc]
+        )
+    for period, old in before.items():
+        body = client.get(f"/api/v1/boards/cup/leaderboard?period={period}").get_json()
+        assert [e["user_id"] for e in body["leaderboard"]] == [ann.id, bob.id]
+        assert body["seq"] > old["seq"], (period, old["seq"], body["seq"])
