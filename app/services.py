@@ -186,7 +186,8 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
     hub.read_around = lambda uid, radius: streams.around(MAIN_STREAM, True, uid, radius)
     broker.subscribe(on_message)
 
-    def on_local(event: dict[str, Any]) -> None:
+    def on_local(event: dict[str, Any], seq: int) -> None:
+        event = {**event, "seq": seq}
         board.handle(event)
         streams.on_main_event(event)
 

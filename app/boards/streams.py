@@ -114,6 +114,7 @@ class Streams:
         self._writers: dict[Stream, BoardWriter] = {}
         self._lives: dict[str, Live] = {}
         self._boards: dict[str, tuple[float, BoardInfo]] = {}
+        self._keys: dict[tuple[Any, ...], tuple[tuple[tuple[str, str], ...], datetime, datetime]] = {}
         self._past: OrderedDict[tuple[Stream, int, int], tuple[float, Leaderboard, str]] = OrderedDict()
         self._lock = threading.RLock()
         self._stopped = False
@@ -176,13 +177,24 @@ class Streams:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def keys(self, info: BoardInfo, now: datetime) -> tuple[tuple[str, str], ...]:
-        """The `board_scores` rows a score change on a board at `now` counts in."""
-        windows = info.current(now)
-        return tuple(
-            (period.value, w.key)
-            for period, w in windows.items()
+        """The `board_scores` rows a score change on a board at `now` counts in (worked out once
+        per period: they hold until the board's next boundary)."""
+        which = (info.slug, info.timezone, info.periods)
+        cached = self._keys.get(which)
+        if cached is not None and cached[1] <= now < cached[2]:
+            return cached[0]
+        tz = p.zone(info.timezone)
+        keys = tuple(
+            (period.value, p.key_at(period, now, tz))
+            for period in info.kept
             if not (period is p.Period.ALL and info.slug == MAIN)
         )
+        dated = [period for period in info.kept if period is not p.Period.ALL]
+        starts = [p.bounds(period, p.key_at(period, now, tz), tz)[0] for period in dated]
+        since = max((s for s in starts if s is not None), default=datetime.min.replace(tzinfo=UTC))
+        until = p.next_boundary(info.kept, now, tz) or datetime.max.replace(tzinfo=UTC)
+        self._keys[which] = (keys, since, until)
+        return keys
 
     def is_current(self, stream: Stream, now: datetime) -> bool:
         if stream.period is p.Period.ALL:
@@ -256,10 +268,10 @@ class Streams:
         live = self._lives.get(stream.name)
         return live.board.seq if live is not None else 0
 
-    def _local(self, stream: Stream, event: dict[str, Any]) -> None:
+    def _local(self, stream: Stream, event: dict[str, Any], seq: int) -> None:
         live = self._lives.get(stream.name)
         if live is not None and live.key == stream.key:
-            live.board.handle(event)
+            live.board.handle({**event, "seq": seq})
 
     # -- reading -------------------------------------------------------------------------
 

@@ -128,7 +128,8 @@ class BoardWriter:
         self._unsynced: set[int] = set()
         self._rebuild_lock = threading.Lock()
         self._rebuilder: threading.Thread | None = None
-        self.on_local: Callable[[dict[str, Any]], None] = lambda event: None
+        # this process's own change, with its seq, as soon as it is counted
+        self.on_local: Callable[[dict[str, Any], int], None] = lambda event, seq: None
         self.seen: Callable[[], int] = lambda: 0  # the newest seq this process has seen
         standings.on_not_ready = self.rebuild_soon
 
@@ -160,7 +161,7 @@ class BoardWriter:
             self._unsynced.add(p.state.user_id)
             self.rebuild_soon()
         elif p.bump:  # read-your-writes here; the broker's copy arrives as a repeat
-            self.on_local({**p.event, "seq": placement.seq})
+            self.on_local(p.event, placement.seq)
         return placement
 
     def _without_index(self, p: Publish) -> Placement:
