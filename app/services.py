@@ -17,6 +17,7 @@ from redis.retry import Retry
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
+from app.admin.activity import Activity
 from app.auth.keys import AccessTokens
 from app.auth.server import TokenIssuer
 from app.boards.periods import Period
@@ -68,11 +69,13 @@ class Services:
     presence: Presence
     boards: BoardRegistry
     streams: Streams
+    activity: Activity
     draining: bool = False
     _started: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
     _persister: threading.Thread | None = field(default=None, repr=False)
+    _flusher: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def started(self) -> bool:
@@ -94,6 +97,7 @@ class Services:
                 persist_streams = self.streams.persist
                 self._persister = start_persisting(self.writer, self.board, self._stopped, persist_streams)
                 self.presence.start(self._stopped)
+                self._flusher = self.activity.start(self._stopped)
             self._started = True
 
     def drain(self) -> int:
@@ -116,6 +120,7 @@ class Services:
         self.writer.wait()
         if self._persister is not None:
             join(self._persister)
+        join(self._flusher)  # its last flush needs the client still open
         if self.redis is not None:
             self.redis.close()
 
@@ -241,6 +246,7 @@ def build_services(config: Any, engine: Engine, clock: Callable[[], float] = tim
         Presence(client, f"{ns}:live:connections", SERVED_BY, streams.connections),
         registry,
         streams,
+        Activity(client, ns, clock),
     )
 
 

@@ -10,7 +10,7 @@ import re
 import secrets
 import socket
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import Counter, Histogram
 
@@ -45,6 +45,14 @@ def record(method: str, endpoint: str, status: int, started: float) -> None:
     histogram.observe(time.perf_counter() - started)
 
 
-def record_submission(error_code: str | None) -> None:
-    """Count a score submission: accepted, or rejected with its code."""
+class SubmitCounts(Protocol):
+    """Where a process counts its submits per minute (app.admin.activity.Activity)."""
+
+    def count(self, accepted: bool) -> None: ...
+
+
+def record_submission(error_code: str | None, per_minute: SubmitCounts) -> None:
+    """Count a score submission, accepted or rejected with its code: in the Prometheus counter and
+    in the process's counts per minute (the admin page's activity)."""
     SUBMISSIONS.labels("accepted" if error_code is None else "rejected", error_code or "").inc()
+    per_minute.count(error_code is None)

@@ -97,5 +97,5 @@ class FastPaths:
             log.exception("unhandled error on POST %s", SUBMIT)
             code = "INTERNAL"
             result = error_answer(ScoreboardError("INTERNAL", "Something went wrong on our side."))
-        record_submission(code)
+        record_submission(code, self.services.activity)
         return result

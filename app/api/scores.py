@@ -38,7 +38,7 @@ def submit_score() -> Response:
 
 def _count_submission(response: Response) -> Response:
     """Count the submit as accepted or by its refusal code (error_response notes it)."""
-    record_submission(g.get("error_code"))
+    record_submission(g.get("error_code"), services().activity)
     return response
 
 

@@ -11,9 +11,10 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.admin import activity as per_minute
 from app.admin import review
 from app.api.context import origin
 from app.errors import ScoreboardError
@@ -68,6 +69,16 @@ def index() -> str:
 @admin_required
 def counts() -> str:
     return render_template("admin/_counts.html", counts=_counts())
+
+
+@bp.get("/activity")
+@admin_required
+def activity() -> Response:
+    """Accepted and rejected submits per minute over the last hour, from every process, oldest
+    first (the running minute last)."""
+    response = jsonify(per_minute.as_json(services().activity.minutes(60)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _counts() -> dict[str, int]:
