@@ -412,3 +412,85 @@ def test_a_hidden_player_still_sees_their_own_climb(base: str, pages: Pages) -> 
     assert hours.status == days.status == 200, (hours.url, hours.status, days.status)
     eventually(page, lambda: page.evaluate(TABLE)[-1:] == [[ANY, "10"]], "the hidden player's own line")
     expect(page.locator(".chart-empty")).to_be_hidden()
+
+
+MINUTES = """() => [...document.querySelectorAll('[data-chart="activity"] .chart-numbers tbody tr')]
+    .map(tr => [...tr.cells].map(td => td.textContent))"""
+# the minute format of the activity table (static/charts.js), for the minutes the API returned
+MINUTE_LABELS = """ats => ats.map(a => new Date(Date.parse(a)).toLocaleString(undefined,
+    {hour: "2-digit", minute: "2-digit"}))"""
+
+
+def test_the_admin_activity_chart_counts_accepted_and_rejected_submits_live(base: str, pages: Pages) -> None:
+    boss = unique("boss")
+    make_admin(base, boss)
+    page = pages()
+    sign_in(page, base, boss)
+    page.goto(f"{base}/admin")
+    figure = page.locator('[data-chart="activity"]')
+    expect(figure.locator("figcaption")).to_contain_text("Submissions per minute")
+
+    def api() -> list[dict[str, Any]]:
+        r = page.context.request.get(f"{base}/admin/activity")  # with the admin's session cookie
+        assert r.status == 200, r.text()
+        assert r.headers["cache-control"] == "no-store"
+        minutes = r.json()["minutes"]
+        assert len(minutes) == 60, minutes
+        return minutes
+
+    def rows(minutes: list[dict[str, Any]]) -> list[list[str]]:
+        labels = page.evaluate(MINUTE_LABELS, [m["at"] for m in minutes])
+        return [
+            [label, str(m["accepted"]), str(m["rejected"])] for label, m in zip(labels, minutes, strict=True)
+        ]
+
+    got: list[list[dict[str, Any]]] = []  # the API's answers, the latest last
+
+    def shows() -> bool:
+        """The table holds what the API returns now."""
+        got.append(api())
+        return page.evaluate(MINUTES) == rows(got[-1])
+
+    eventually(page, shows, "the activity table to show the API's minutes")
+    before = got[-1]
+    last = before[-1]
+
+    def grown(minutes: list[dict[str, Any]]) -> tuple[int, int]:
+        """What the minutes from `before`'s last one on counted more than it did."""
+        since = [m for m in minutes if parse(m["at"]) >= parse(last["at"])]
+        return (
+            sum(m["accepted"] for m in since) - last["accepted"],
+            sum(m["rejected"] for m in since) - last["rejected"],
+        )
+
+    keep_marker(page)
+    _, token = register(base, unique("sub"))
+    auth = {"Authorization": f"Bearer {token}"}
+    score(base, token, times=2)  # two accepted
+    r = requests.post(
+        f"{base}/api/v1/actions/token", json={"action_type": "complete_task"}, headers=auth, timeout=10
+    )
+    assert r.status_code == 201, r.text
+    action = {"action_token": r.json()["action_token"]}
+    r = requests.post(f"{base}/api/v1/scores", json=action, headers=auth, timeout=10)
+    assert r.status_code == 200, r.text  # the third accepted
+    r = requests.post(f"{base}/api/v1/scores", json=action, headers=auth, timeout=10)
+    assert r.status_code == 409, r.text  # the replay: rejected
+
+    got.clear()
+    eventually(
+        page,
+        lambda: shows() and grown(got[-1]) == (3, 1),
+        "the activity table to count the three accepted submits and the rejected one",
+    )
+    after = got[-1]
+    table = page.evaluate(MINUTES)
+    if after[-1]["at"] == last["at"]:  # the same running minute: its row grew
+        assert table[-1][1:] == [str(last["accepted"] + 3), str(last["rejected"] + 1)], (last, table[-1])
+    assert table[-1][1:] == [str(after[-1]["accepted"]), str(after[-1]["rejected"])]
+    plotted = page.evaluate(PLOT)
+    assert plotted is not None and plotted["series"] == 3
+    assert plotted["data"][1] == [m["accepted"] for m in after]
+    assert plotted["data"][2] == [m["rejected"] for m in after]
+    assert not_reloaded(page), "the activity chart updated by reloading the page"
+    assert pages.csp == []
