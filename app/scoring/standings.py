@@ -34,6 +34,10 @@ class RedisHealth:
     def up(self) -> bool:
         return time.monotonic() >= self._down_until
 
+    def recovered(self) -> None:
+        """Redis answered again (the broker reconnected): use it at once."""
+        self._down_until = 0.0
+
     def failed(self, exc: Exception) -> None:
         if self.up:
             log.warning("redis unavailable (%s); using the database", exc)

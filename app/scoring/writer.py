@@ -181,9 +181,10 @@ class BoardWriter:
         if index is None:
             return
         try:
-            if not index.is_ready() or index.seq_state() is None:
+            if not index.is_ready() or index.seq_state() is None:  # (Redis answers: it is back)
                 self.rebuild()
                 return
+            self.standings.health.recovered()  # the re-placements below go to the index
             while self._unsynced:
                 self._replace(self._unsynced.pop())
         except RedisError as exc:
