@@ -74,9 +74,10 @@ def main() -> None:
             ).scalar_one()
             conn.execute(
                 text(
-                    "INSERT INTO score_events (user_id, board, action_id, action_type, points, score_after,"
-                    " source, created_at) SELECT :uid, 'main', 'a' || i, 'complete_task', 10, i * 10, 'action',"
-                    " CAST(:end AS timestamptz) - (:n - i) * interval '30 seconds' FROM generate_series(1, :n) i"
+                    "INSERT INTO score_events (user_id, board, action_id, action_type, points,"
+                    " score_after, source, created_at) SELECT :uid, 'main', 'a' || i, 'complete_task',"
+                    " 10, i * 10, 'action', CAST(:end AS timestamptz) - (:n - i) * interval '30 seconds'"
+                    " FROM generate_series(1, :n) i"
                 ),
                 {"uid": uid, "n": args.events, "end": end},
             )
