@@ -9,7 +9,7 @@ from flask import Response
 from app.api import bp
 from app.api.admin import admin
 from app.api.context import body, json_response, origin, principal
-from app.api.leaderboard import conditional, percentile
+from app.api.leaderboard import conditional, rank_body
 from app.api.queries import ID, BoardAroundQuery, BoardLeaderboardQuery, HistoryQuery, StreamQuery, query
 from app.api.responses import (
     ActionRule,
@@ -155,14 +155,8 @@ def board_user_rank(slug: str, user_id: int) -> Response:
     args = query(StreamQuery)
     _, stream, current = stream_at(slug, args.period, args.at)
     standing, total = _standing(stream, current, user_id)
-    entry = services().streams.entries(stream, [standing])[0]
     out: BoardRank = {
-        "user_id": standing.user_id,
-        "username": entry["username"],
-        "score": standing.score,
-        "rank": standing.rank,
-        "percentile": percentile(standing.rank, total),
-        "last_updated": entry["last_updated"],
+        **rank_body(standing, total),
         "board": stream.board,
         "period": stream.period.value,
         "period_key": stream.key,

@@ -237,15 +237,9 @@ class BoardLeaderboard(TypedDict):
 
 
 @closed
-class BoardRank(TypedDict):
+class BoardRank(Rank):
     """One player's rank in one (board, period)."""
 
-    user_id: int
-    username: str
-    score: int
-    rank: int
-    percentile: float
-    last_updated: MaybeTime
     board: str
     period: PeriodName
     period_key: str

@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.integration.conftest import Gunicorn, wait_until
-from tests.integration.test_live import PASSWORD, register
+from tests.integration.test_live import PASSWORD, register, score
 from tests.live import LiveClient, board_of
 
 CUP = {"slug": "cup", "title": "Cup", "periods": ["daily", "weekly"], "catalog": {"jump": {"points": 3}}}
@@ -40,18 +40,7 @@ def make_boards(base: str, database_url: str, *boards: dict[str, Any], admin: st
 
 
 def jump(base: str, token: str, board: str, times: int = 1) -> dict[str, Any]:
-    auth = {"Authorization": f"Bearer {token}"}
-    r = requests.post(
-        f"{base}/api/v1/actions/token", json={"action_type": "jump", "board": board}, headers=auth, timeout=10
-    )
-    assert r.status_code == 201, r.text
-    action, data = r.json()["action_token"], {}
-    for _ in range(times):
-        r = requests.post(f"{base}/api/v1/scores", json={"action_token": action}, headers=auth, timeout=10)
-        assert r.status_code == 200, r.text
-        data = r.json()["data"]
-        action = data["next_action_token"]
-    return data
+    return score(base, token, times, action_type="jump", board=board)
 
 
 def board_api(base: str, board: str, period: str, at: str | None = None) -> dict[str, Any]:

@@ -25,11 +25,13 @@ def register(base: str, name: str) -> tuple[int, str]:
     return r.json()["user"]["id"], r.json()["access_token"]
 
 
-def score(base: str, token: str, times: int = 1) -> dict[str, Any]:
+def score(
+    base: str, token: str, times: int = 1, action_type: str = "complete_task", board: str = "main"
+) -> dict[str, Any]:
+    """Perform an action `times` times on a board (token, submit, then the next token)."""
     auth = {"Authorization": f"Bearer {token}"}
-    r = requests.post(
-        f"{base}/api/v1/actions/token", json={"action_type": "complete_task"}, headers=auth, timeout=10
-    )
+    body = {"action_type": action_type, "board": board}
+    r = requests.post(f"{base}/api/v1/actions/token", json=body, headers=auth, timeout=10)
     assert r.status_code == 201, r.text
     action = r.json()["action_token"]
     data: dict[str, Any] = {}
