@@ -1,0 +1,63 @@
+"""What the Prometheus series cost a request, one process alone against gunicorn's multiprocess mode.
+
+    .venv/bin/python bench/metrics_cost.py            # prints JSON: µs per request, both ways
+
+A submit's request touches the metrics exactly as `record()` and `record_submission()` do in
+app/telemetry.py: one request counter, one latency histogram (its sum and a bucket) and one
+submission counter. Each way runs in a fresh interpreter (the mode is chosen when
+prometheus_client is imported), the multiprocess one writing into a scratch directory as the
+workers do under gunicorn.conf.py. bench/run.py prints it beside the worker CPU per update.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLS = 100_000
+
+_LOOP = f"""
+import json, time
+from app.telemetry import record, record_submission
+
+class Counts:
+    def count(self, accepted):
+        pass
+
+counts = Counts()
+best = None
+for _ in range(3):
+    started = time.process_time()
+    for _ in range({CALLS}):
+        record("POST", "api.submit_score", 200, time.perf_counter())
+        record_submission(None, counts)
+    took = time.process_time() - started
+    best = took if best is None else min(best, took)
+print(json.dumps(best / {CALLS} * 1e6))
+"""
+
+
+def per_request_us(multiprocess: bool) -> float:
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    with tempfile.TemporaryDirectory(prefix="metrics-cost-") as scratch:
+        if multiprocess:
+            env["PROMETHEUS_MULTIPROC_DIR"] = scratch
+        out = subprocess.run(
+            [sys.executable, "-c", _LOOP], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
+    return float(out.stdout.strip())
+
+
+def measure() -> dict[str, float]:
+    """µs of CPU per request for the metrics alone (best of 3 × 100,000), both ways."""
+    single, multi = per_request_us(False), per_request_us(True)
+    return {"one_process_us": single, "multiprocess_us": multi, "added_us": multi - single}
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(), indent=2))
