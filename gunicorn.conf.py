@@ -2,6 +2,7 @@
 patch the standard library before psycopg is imported (so no preload either)."""
 
 import os
+import sys
 
 # Containers and PaaS routers reach the app on every interface; `make run` binds 127.0.0.1.
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
@@ -35,3 +36,10 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook
             gevent.spawn(services.drain)
 
     signal.signal(signal.SIGTERM, exit_gracefully)
+
+
+def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook
+    """Export the worker's last spans before it goes (when tracing is on)."""
+    tracing = sys.modules.get("app.tracing")
+    if tracing is not None:
+        tracing.stop()
