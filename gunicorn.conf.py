@@ -3,6 +3,7 @@ patch the standard library before psycopg is imported (so no preload either)."""
 
 import os
 import shutil
+import sys
 import tempfile
 
 # Containers and PaaS routers reach the app on every interface; `make run` binds 127.0.0.1.
@@ -69,3 +70,14 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook
             gevent.spawn(services.drain)
 
     signal.signal(signal.SIGTERM, exit_gracefully)
+
+
+def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook
+    """Before the worker goes: count its last submits on the admin page's activity, and export
+    its last spans (when tracing is on)."""
+    services = getattr(worker.wsgi, "extensions", {}).get("scoreboard")
+    if services is not None:
+        services.activity.flush()
+    tracing = sys.modules.get("app.tracing")
+    if tracing is not None:
+        tracing.stop()
