@@ -74,7 +74,7 @@ class SseConnection(SocketConnection):
         """Serve the rest on the socket: the head and what queued meanwhile, then events as they
         come; heartbeats while idle; return when the client goes or the writer drops it."""
         sock.sendall(head)
-        pending = []
+        pending: list[bytes] = []
         while True:  # no yield from here until use_socket: nothing slips in between
             try:
                 chunk = self.queue.get_nowait()
