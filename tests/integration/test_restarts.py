@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy import create_engine, text
 
@@ -39,30 +40,31 @@ class Submitter(threading.Thread):
         self.base, self.tokens = base, tokens
         self.statuses: list[int] = []
         self.accepted: list[str] = []
+        self.errors: list[str] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
             for token in self.tokens:
-                auth = {"Authorization": f"Bearer {token}"}
-                r = requests.post(
-                    f"{self.base}/api/v1/actions/token",
-                    json={"action_type": "complete_task"},
-                    headers=auth,
-                    timeout=10,
-                )
-                self.statuses.append(r.status_code)
-                if r.status_code != 201:
-                    continue
-                r = requests.post(
-                    f"{self.base}/api/v1/scores",
-                    json={"action_token": r.json()["action_token"]},
-                    headers=auth,
-                    timeout=10,
-                )
-                self.statuses.append(r.status_code)
-                if r.status_code == 200:
-                    self.accepted.append(r.json()["data"]["action_id"])
+                try:
+                    self.submit(token)
+                except requests.RequestException as exc:  # no answer at all: as bad as a 5xx
+                    self.statuses.append(0)
+                    self.errors.append(repr(exc))
+
+    def submit(self, token: str) -> None:
+        auth = {"Authorization": f"Bearer {token}"}
+        api = f"{self.base}/api/v1"
+        action = {"action_type": "complete_task"}
+        r = requests.post(f"{api}/actions/token", json=action, headers=auth, timeout=10)
+        self.statuses.append(r.status_code)
+        if r.status_code != 201:
+            return
+        token_body = {"action_token": r.json()["action_token"]}
+        r = requests.post(f"{api}/scores", json=token_body, headers=auth, timeout=10)
+        self.statuses.append(r.status_code)
+        if r.status_code == 200:
+            self.accepted.append(r.json()["data"]["action_id"])
 
 
 def goodbye_of(client: LiveClient) -> Any:
@@ -131,19 +133,28 @@ class Fleet(threading.Thread):
                     v.due = float("inf")  # being reopened
                 list(pool.map(Viewer.come_back, ready))
 
+    def halt(self) -> None:
+        self.stop.set()
+        self.join(timeout=30)
 
-def test_restarts_send_every_viewer_elsewhere_and_lose_no_submit(hosts: Any, pg_url: str) -> None:
-    """300 WebSocket and 100 SSE viewers and submits flowing; HUP the master, then TERM one worker."""
-    (host,) = hosts(1)
+
+def test_restarts_send_every_viewer_elsewhere_and_lose_no_submit(
+    hosts: Any, pg_url: str, request: pytest.FixtureRequest
+) -> None:
+    """300 WebSocket and 100 SSE viewers and submits flowing; HUP the master, then TERM one worker.
+    Workers get production's 5 s to finish what they serve: none needs it all."""
+    (host,) = hosts(1, GRACEFUL_TIMEOUT="5")
     tokens = [register(host.url, f"runner{i}")[1] for i in range(4)]
     submitter = Submitter(host.url, tokens)
     submitter.start()
+    request.addfinalizer(submitter.stop.set)
     with ThreadPoolExecutor(16) as pool:
         viewers = list(pool.map(lambda t: Viewer(host.url, t), ["ws"] * 300 + ["sse"] * 100))
     for v in viewers:
         v.client.wait_for(lambda m: m["type"] == "leaderboard_update", timeout=30)
     fleet = Fleet(viewers)
     fleet.start()
+    request.addfinalizer(fleet.halt)
     first = workers(host)
     assert len(first) == 2
 
@@ -184,7 +195,7 @@ def test_restarts_send_every_viewer_elsewhere_and_lose_no_submit(hosts: Any, pg_
     submitter.stop.set()
     submitter.join(timeout=20)
     assert len(submitter.accepted) > 20, "submits flowed during the restarts"
-    assert all(s < 500 for s in submitter.statuses), sorted(set(submitter.statuses))
+    assert all(0 < s < 500 for s in submitter.statuses), (sorted(set(submitter.statuses)), submitter.errors)
     engine = create_engine(pg_url)
     with engine.connect() as conn:
         ids = [r[0] for r in conn.execute(text("SELECT action_id FROM score_events WHERE source = 'action'"))]
@@ -193,5 +204,4 @@ def test_restarts_send_every_viewer_elsewhere_and_lose_no_submit(hosts: Any, pg_
     final = requests.get(f"{host.url}/api/v1/leaderboard", timeout=10).json()
     behind = lambda: [v.seq() for v in viewers if v.seq() != final["seq"]]  # noqa: E731
     wait_until(lambda: not behind(), timeout=30, what="every viewer on the final seq", explain=behind)
-    fleet.stop.set()
-    fleet.join(timeout=10)
+    assert "graceful timeout" not in host.log_path.read_text(), "a worker was cut off with work left"
