@@ -696,7 +696,10 @@ def phase_metrics(args: argparse.Namespace) -> dict[str, Any]:
     """The Prometheus series' own CPU per request, per process and in gunicorn's multiprocess mode."""
     log("metrics: CPU per request of the request and submission series, both modes")
     res = metrics_cost.measure()
-    log(f"metrics: {res['one_process_us']:.2f} µs one process, {res['multiprocess_us']:.2f} µs multiprocess")
+    log(
+        f"metrics: {res['one_process_us']:.2f} µs one process, {res['multiprocess_us']:.2f} µs multiprocess;"
+        f" tracing off {res['tracing_off_us']:.2f} µs a submit"
+    )
     return res
 
 
@@ -1327,6 +1330,7 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
             f"  one process {fmt(mc['one_process_us'], 2)} µs: +{fmt(mc['added_us'], 2)} µs = "
             f"{fmt(share and share * 100, 2)} % of the worker CPU per accepted update"
         )
+        out.append(f"{'tracing off, per submit (µs)':<44}{fmt(mc['tracing_off_us'], 2):>14}")
     c = r.get("consistency", {})
     if c:
         out.append(
