@@ -71,6 +71,26 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook
 
     signal.signal(signal.SIGTERM, exit_gracefully)
 
+    # gunicorn closes the listening socket when the worker stops, while connections it accepted
+    # just before may still wait for their greenlet, whose first step asks that socket its name:
+    # a closed one fails there and the request is dropped unanswered. Ask once, now.
+    named = {id(s): _Named(s) for s in worker.sockets}
+    handle = worker.handle
+    worker.handle = lambda listener, client, addr: handle(named.get(id(listener), listener), client, addr)
+
+
+class _Named:
+    """A listening socket whose name outlives its closing."""
+
+    def __init__(self, sock):  # noqa: ANN001, ANN204
+        self._sock, self._name = sock, sock.getsockname()
+
+    def getsockname(self):  # noqa: ANN201
+        return self._name
+
+    def __getattr__(self, name):  # noqa: ANN001, ANN204
+        return getattr(self._sock, name)
+
 
 def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook
     """Before the worker goes: count its last submits on the admin page's activity, and export
