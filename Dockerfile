@@ -10,9 +10,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /srv/scoreboard
 
-# Dependencies first, pinned by the lock, so code changes reuse this layer.
+# Dependencies first, pinned by the lock, so code changes reuse this layer; EXTRAS adds optional
+# ones (`--build-arg EXTRAS=tracing` for OpenTelemetry).
+ARG EXTRAS=""
 COPY pyproject.toml constraints.txt ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+extras = [p['optional-dependencies'][e] for e in os.environ['EXTRAS'].split(',') if e]; \
+print('\n'.join(p['dependencies'] + sum(extras, [])))" \
         > /tmp/requirements.txt \
     && pip install -c constraints.txt -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt

@@ -31,7 +31,8 @@ $(VENV)/.installed: $(PINS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
 	@touch $@
 
-# Runtime and development dependencies, from the lock (this covers the runtime stamp too).
+# Runtime and development dependencies (the dev extra includes the tracing one), from the lock
+# (this covers the runtime stamp too).
 $(VENV)/.installed-dev: $(PINS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(VENV)/.installed $@

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import tracing
 from app.config import Config
 from app.extensions import csrf, db, login_manager, migrate, sock
 
@@ -16,6 +17,7 @@ from app.extensions import csrf, db, login_manager, migrate, sock
 def create_app(config: Any | None = None) -> Flask:
     """Build the app for one configuration (the environment's by default)."""
     config = config or Config()
+    tracing.start()  # when OTEL_EXPORTER_OTLP_ENDPOINT asks for it, in this (worker) process
     app = Flask(
         __name__,
         instance_path=config.INSTANCE_PATH,

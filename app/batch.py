@@ -5,6 +5,8 @@ included), runs it, hands each caller its own result, then passes the lead to th
 that queued meanwhile. Nobody waits for a timer: a batch is whatever arrived while the previous
 one ran, so a lone caller pays nothing and a busy process shares each round trip among many.
 Works the same with threads and with gevent's greenlets (whose patched `threading` it uses).
+With tracing on, the leader's span links to the span of every caller in its batch, and each of
+theirs back to the leader's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any, Generic, TypeVar
 
 from redis.exceptions import NoScriptError, ResponseError
 
+from app import tracing
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -22,10 +26,11 @@ _WAITING, _LEAD, _DONE = 0, 1, 2
 
 
 class _Slot(Generic[T, R]):
-    __slots__ = ("item", "state", "result", "error", "ready")
+    __slots__ = ("item", "state", "result", "error", "ready", "span")
 
     def __init__(self, item: T):
         self.item = item
+        self.span = tracing.current()  # the caller's, for the batch's links (None: not tracing)
         self.state = _WAITING
         self.result: R | None = None
         self.error: BaseException | None = None
@@ -85,6 +90,7 @@ class Batcher(Generic[T, R]):
             batch, self._queue = self._queue[: self._max], self._queue[self._max :]
         interrupted: BaseException | None = None
         try:
+            tracing.batched([s.span for s in batch])
             results: Sequence[R | BaseException] = self._run([s.item for s in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")

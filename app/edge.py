@@ -6,7 +6,8 @@ also in `environ[REQUEST_ID]` for the logs), `X-Served-By` and the security head
 only the widget page may be framed), and is counted in the request metrics, labelled by the Flask
 endpoint or the fast handler's name. Every `/api/v1` request counts toward the per-IP limit
 (SPEC §10). A response that writes its own head on the socket (SSE under gunicorn) gets the same
-through `environ[OWN_HEAD]`. A rule added here reaches every endpoint.
+through `environ[OWN_HEAD]`. With tracing on, each request is one server span named after its
+method and route (app/tracing). A rule added here reaches every endpoint.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
 
+from app import tracing
 from app.api.errors import error_answer
 from app.api.fast import FastPaths
 from app.errors import ScoreboardError
@@ -54,15 +57,24 @@ class Edge:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         rid = environ[REQUEST_ID] = request_id(environ.get("HTTP_X_REQUEST_ID"))
+        with tracing.serving(environ, rid):
+            return self._serve(environ, start_response, started, rid)
+
+    def _serve(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], started: float, rid: str
+    ) -> Iterable[bytes]:
+        """Answer by a fast handler, by this layer's per-IP refusal, or through Flask."""
         fast = self.fast.route(environ)
         wait = self._address_wait(environ)
         if wait:
-            endpoint = fast[1] if fast is not None else self._endpoint_of(environ)
-            return self._answer(environ, start_response, started, endpoint, _address_refusal(wait))
+            endpoint, route = (fast[1], environ["PATH_INFO"]) if fast else _named(self._rule_of(environ))
+            return self._answer(environ, start_response, started, endpoint, route, _address_refusal(wait))
         if fast is None:
             return self._through_flask(environ, start_response, started, rid)
         handler, endpoint = fast
-        return self._answer(environ, start_response, started, endpoint, handler(environ))
+        return self._answer(
+            environ, start_response, started, endpoint, environ["PATH_INFO"], handler(environ)
+        )
 
     def _address_wait(self, environ: dict[str, Any]) -> int:
         """Count an /api/v1 request toward its address's limit: 0, or the seconds to wait."""
@@ -78,6 +90,7 @@ class Edge:
         start_response: Callable[..., Any],
         started: float,
         endpoint: str,
+        route: str | None,
         answer: tuple[int, bytes, Headers],
     ) -> Iterable[bytes]:
         """Send an answer made here or by a fast handler, with every response's headers."""
@@ -86,7 +99,7 @@ class Edge:
             headers.append(("Content-Length", str(len(body))))
         headers += self._ours(environ, environ[REQUEST_ID])
         start_response(_STATUS_LINES[status], headers)
-        record(environ["REQUEST_METHOD"], endpoint, status, started)
+        _count(environ, endpoint, route, status, started)
         return [body]
 
     def _through_flask(
@@ -98,8 +111,8 @@ class Edge:
         def head(status: str, headers: Headers) -> Headers:
             nonlocal answered
             answered = True
-            endpoint = _flask_endpoint(environ)
-            record(environ["REQUEST_METHOD"], endpoint, int(status[:3]), started)
+            endpoint, route = _named(_flask_rule(environ))
+            _count(environ, endpoint, route, int(status[:3]), started)
             return self._stamp(environ, rid, headers, endpoint == WIDGET)
 
         def respond(status: str, headers: Headers, exc_info: Any = None) -> Any:
@@ -111,7 +124,8 @@ class Edge:
         except BaseException as exc:  # counted, then passed on as it came
             if not answered:  # gunicorn's StopIteration: a WebSocket took the connection over
                 status = 101 if isinstance(exc, StopIteration) else 500
-                record(environ["REQUEST_METHOD"], _flask_endpoint(environ), status, started)
+                rule = _flask_rule(environ) or self._rule_of(environ)  # Flask let go of its request
+                _count(environ, *_named(rule), status, started)
             raise
 
     def _stamp(self, environ: dict[str, Any], rid: str, headers: Headers, widget: bool) -> Headers:
@@ -137,13 +151,14 @@ class Edge:
         request.is_secure; browsers ignore the header over plain HTTP)."""
         return self.hsts_always or environ.get("wsgi.url_scheme") in ("https", "wss")
 
-    def _endpoint_of(self, environ: dict[str, Any]) -> str:
-        """The Flask endpoint a request would reach (for the label of a refusal made here)."""
+    def _rule_of(self, environ: dict[str, Any]) -> Rule | None:
+        """The Flask rule a request would reach (for the label of a refusal made here, or of a
+        WebSocket that took its connection over)."""
         try:
-            endpoint, _ = self.url_map.bind_to_environ(environ).match()
+            rule, _ = self.url_map.bind_to_environ(environ).match(return_rule=True)
         except HTTPException:
-            return "none"
-        return str(endpoint)
+            return None
+        return rule
 
 
 def _address_refusal(wait: int) -> tuple[int, bytes, Headers]:
@@ -153,7 +168,17 @@ def _address_refusal(wait: int) -> tuple[int, bytes, Headers]:
     )
 
 
-def _flask_endpoint(environ: dict[str, Any]) -> str:
-    """The endpoint of the rule Flask matched (a bounded label), or "none" when none matched."""
-    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
-    return rule.endpoint if rule is not None else "none"
+def _flask_rule(environ: dict[str, Any]) -> Rule | None:
+    """The rule Flask matched, if any."""
+    return getattr(environ.get("werkzeug.request"), "url_rule", None)
+
+
+def _named(rule: Rule | None) -> tuple[str, str | None]:
+    """A rule's endpoint (a bounded label; "none" when no rule matched) and route."""
+    return (rule.endpoint, rule.rule) if rule is not None else ("none", None)
+
+
+def _count(environ: dict[str, Any], endpoint: str, route: str | None, status: int, started: float) -> None:
+    """Count an answered request in the metrics, and give its span the route and status."""
+    record(environ["REQUEST_METHOD"], endpoint, status, started)
+    tracing.answered(environ, route, status)

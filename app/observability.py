@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, Literal
 
 import orjson
 from flask import Blueprint, Flask, Response, has_request_context, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
 from app.services import services
@@ -62,7 +64,13 @@ def readyz() -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+    """The whole host's series: under gunicorn (PROMETHEUS_MULTIPROC_DIR, set by gunicorn.conf.py)
+    the sum of every worker's files, counters across worker restarts; else this process's own."""
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
 class JsonFormatter(logging.Formatter):

@@ -17,6 +17,7 @@ from redis.retry import Retry
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
+from app import tracing
 from app.admin.activity import Activity
 from app.auth.keys import AccessTokens
 from app.auth.server import TokenIssuer
@@ -106,6 +107,7 @@ class Services:
         self.draining = True
         count = sum(live.hub.drain() for live in self.streams.lives())
         log.info("stopping: sent %d live connections elsewhere", count)
+        tracing.flush()  # the master kills a worker still busy after GRACEFUL_TIMEOUT
         return count
 
     def stop(self) -> None:

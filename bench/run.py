@@ -32,6 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import metrics_cost
 from harness import CHILDREN, create_boards, free_port, log, on_signal, recreate_db, sql, tail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -691,6 +692,17 @@ def phase_hello(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
+def phase_metrics(args: argparse.Namespace) -> dict[str, Any]:
+    """The Prometheus series' own CPU per request, per process and in gunicorn's multiprocess mode."""
+    log("metrics: CPU per request of the request and submission series, both modes")
+    res = metrics_cost.measure()
+    log(
+        f"metrics: {res['one_process_us']:.2f} µs one process, {res['multiprocess_us']:.2f} µs multiprocess;"
+        f" tracing off {res['tracing_off_us']:.2f} µs a submit"
+    )
+    return res
+
+
 def consistency(
     args: argparse.Namespace,
     client_accepted: int,
@@ -1310,6 +1322,15 @@ def summary(args: argparse.Namespace, r: dict[str, Any]) -> str:
             f"  >=0.8 {ok(ratio_b_cpu and ratio_b_cpu >= 0.8)}"
             f"  (main {fmt(main_ms, 2)} ms, board {fmt(board_ms, 2)} ms)"
         )
+    mc = r.get("metrics") or {}
+    if mc:
+        share = mc["added_us"] / 1000 / main_ms if main_ms else None
+        out.append(
+            f"{'metrics per request, multiprocess (µs)':<44}{fmt(mc['multiprocess_us'], 2):>14}"
+            f"  one process {fmt(mc['one_process_us'], 2)} µs: +{fmt(mc['added_us'], 2)} µs = "
+            f"{fmt(share and share * 100, 2)} % of the worker CPU per accepted update"
+        )
+        out.append(f"{'tracing off, per submit (µs)':<44}{fmt(mc['tracing_off_us'], 2):>14}")
     c = r.get("consistency", {})
     if c:
         out.append(
@@ -1504,8 +1525,8 @@ def main() -> int:
     ap.add_argument(
         "--skip",
         default="",
-        help="comma list of phases to skip: pgbench,redis,hello,app,board (board: the write load on a "
-        "board keeping daily, weekly and monthly periods)",
+        help="comma list of phases to skip: pgbench,redis,hello,metrics,app,board (board: the write "
+        "load on a board keeping daily, weekly and monthly periods)",
     )
     ap.add_argument(
         "--wait-quiet",
@@ -1571,16 +1592,19 @@ def main() -> int:
     code = 0
     try:
         results["quiet"] = {}
-        for phase in ("pgbench", "redis", "hello", "app"):
+        for phase in ("pgbench", "redis", "hello", "metrics", "app"):
             if phase in skip:
                 continue
             results["quiet"][phase] = wait_quiet(args.quiet_limit, args.wait_quiet)
             if phase == "app":
                 phase_app(args, results)
             else:
-                results[phase] = {"pgbench": phase_pgbench, "redis": phase_redis, "hello": phase_hello}[
-                    phase
-                ](args)
+                results[phase] = {
+                    "pgbench": phase_pgbench,
+                    "redis": phase_redis,
+                    "hello": phase_hello,
+                    "metrics": phase_metrics,
+                }[phase](args)
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc}); stopping everything")
         results["interrupted"] = True

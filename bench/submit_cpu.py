@@ -9,7 +9,11 @@ times each, and the median is printed:
     .venv/bin/python bench/submit_cpu.py . /path/to/older/checkout --rounds 5 --submits 3000
 
 Each checkout runs in a child process with that checkout first on `sys.path`, using this
-virtualenv's packages.
+virtualenv's packages. `--sizes` also prints, from each checkout's first round, what one accepted
+submit leaves on disk: bytes of `score_events`, `audit_log` and `users` (heap + indexes, from
+`pg_total_relation_size`) per accepted submit, and WAL bytes per submit (from
+`pg_current_wal_lsn()`, for the whole PostgreSQL cluster: an upper bound when other databases
+are being written at the same time).
 """
 
 from __future__ import annotations
@@ -44,8 +48,12 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-def measure(root: str, submits: int) -> float:
-    """Milliseconds of this process's CPU per accepted submit (run inside the child)."""
+SIZED = ("score_events", "audit_log", "users")
+
+
+def measure(root: str, submits: int, sizes: bool = False) -> float:
+    """Milliseconds of this process's CPU per accepted submit (run inside the child); with
+    `sizes`, first prints a JSON line of bytes left per accepted submit."""
     sys.path.insert(0, root)
     os.chdir(root)
     from flask_migrate import upgrade
@@ -65,10 +73,31 @@ def measure(root: str, submits: int) -> float:
         app = create_app(config)
         with app.app_context():
             upgrade(directory=os.path.join(root, "migrations"))
-        return _loop(app, submits)
+        with psycopg.connect(f"{PG}/{name}", autocommit=True) as conn:
+            wal0 = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]  # type: ignore[index]
+        ms = _loop(app, submits)
+        if sizes:
+            print(orjson.dumps(_sizes(name, wal0, submits)).decode())
+        return ms
     finally:
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _sizes(db: str, wal0: str, submits: int) -> dict[str, Any]:
+    """Bytes per accepted submit: each table with its indexes, and WAL since `wal0`."""
+    with psycopg.connect(f"{PG}/{db}", autocommit=True) as conn:
+        accepted = conn.execute("SELECT count(*) FROM score_events").fetchone()[0]  # type: ignore[index]
+        out: dict[str, Any] = {"accepted": accepted, "submits": submits}
+        for table in SIZED:
+            total, heap, rows = conn.execute(
+                f"SELECT pg_total_relation_size('{table}'), pg_relation_size('{table}'),"
+                f" (SELECT count(*) FROM {table})"
+            ).fetchone()  # type: ignore[misc]
+            out[table] = {"rows": rows, "bytes_per_submit": round(total / accepted), "heap_bytes": heap}
+        wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (wal0,)).fetchone()[0]  # type: ignore[index]
+        out["wal_bytes_per_submit"] = round(float(wal) / accepted)
+    return out
 
 
 def _loop(app: Any, submits: int) -> float:
@@ -124,21 +153,34 @@ def main() -> None:
     ap.add_argument("roots", nargs="+", help="checkouts of the repository to compare")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--submits", type=int, default=3000)
+    ap.add_argument("--sizes", action="store_true", help="also print bytes left per accepted submit")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(measure(os.path.abspath(args.roots[0]), args.submits))
+        print(measure(os.path.abspath(args.roots[0]), args.submits, args.sizes))
         return
     figures: dict[str, list[float]] = {root: [] for root in args.roots}
+    sized: dict[str, dict[str, Any]] = {}
     for _ in range(args.rounds):
         for root in args.roots:
             cmd = [sys.executable, __file__, root, "--child", "--submits", str(args.submits)]
+            if args.sizes and root not in sized:
+                cmd.append("--sizes")
             out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            figures[root].append(float(out.stdout.strip().splitlines()[-1]))
+            lines = out.stdout.strip().splitlines()
+            figures[root].append(float(lines[-1]))
+            if "--sizes" in cmd:
+                sized[root] = orjson.loads(lines[-2])
     print(f"{time.strftime('%Y-%m-%d %H:%M')}: ms of CPU per accepted submit, {args.submits} submits a round")
     for root, values in figures.items():
         runs = ", ".join(f"{v:.3f}" for v in values)
         print(f"  {root}: median {statistics.median(values):.3f}  ({runs})")
+    for root, s in sized.items():
+        tables = ", ".join(f"{t} {s[t]['bytes_per_submit']:,} B ({s[t]['rows']:,} rows)" for t in SIZED)
+        print(
+            f"  {root}: per accepted submit ({s['accepted']:,}): {tables};"
+            f" WAL {s['wal_bytes_per_submit']:,} B (whole cluster: an upper bound)"
+        )
 
 
 if __name__ == "__main__":

@@ -99,7 +99,17 @@
   const restartDelay = () => 500 + Math.random() * 4500;
   const backoff = (retry) => Math.max(250, Math.random() * Math.min(30000, 1000 * 2 ** retry));
   let lastClose = null;
-  if (window.htmx) htmx.config.wsReconnectDelay = (retry) => (lastClose === RESTART ? restartDelay() : backoff(retry));
+  if (window.htmx) {
+    htmx.config.wsReconnectDelay = (retry) => (lastClose === RESTART ? restartDelay() : backoff(retry));
+    // The ws extension asks for the delay before it tells anyone why the socket closed: note the
+    // code first, from a listener added before the extension's own.
+    htmx.createWebSocket = (url) => {
+      const socket = new WebSocket(url, []);
+      socket.binaryType = htmx.config.wsBinaryType;
+      socket.addEventListener("close", (e) => { lastClose = e.code; });
+      return socket;
+    };
+  }
 
   document.body.addEventListener("htmx:wsOpen", () => { failures = 0; lastClose = null; setStatus("live", "live"); });
   // The ws extension retries by itself only after these close codes; after any other, we do.
@@ -141,7 +151,7 @@
     hiddenAt = null;
   });
   window.addEventListener("offline", () => setStatus("offline", "offline, waiting for the network…"));
-  window.addEventListener("online", () => { setStatus("reconnecting", "back online, reconnecting…"); resync(); });
+  window.addEventListener("online", () => { resync(); setStatus("reconnecting", "back online, reconnecting…"); });
   document.body.addEventListener("htmx:afterRequest", (e) => {
     if (mode === "poll" && e.detail.elt === link) {
       setStatus(e.detail.successful ? "polling" : "reconnecting", e.detail.successful ? "polling" : "offline, retrying…");

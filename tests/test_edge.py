@@ -178,10 +178,11 @@ def test_a_websocket_taking_the_connection_over_is_counted_and_passed_on(app: Fl
         raise StopIteration  # what flask-sock raises under gunicorn once the socket is done
 
     monkeypatch.setattr(edge, "flask", takes_over)
-    before = count("none", 101)
+    before = count("live.scoreboard_ws", 101)
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket"}
     with pytest.raises(StopIteration):
-        edge(EnvironBuilder(path="/ws/scoreboard").get_environ(), lambda *a: None)
-    assert count("none", 101) - before == 1
+        edge(EnvironBuilder(path="/ws/scoreboard", headers=upgrade).get_environ(), lambda *a: None)
+    assert count("live.scoreboard_ws", 101) - before == 1
 
 
 def test_a_response_writing_its_own_head_gets_the_headers_and_is_counted(app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,8 @@ minute's start in Unix seconds), fields `accepted` and `rejected`, kept 2 hours.
 those hashes and what this process has not flushed yet; without Redis (the embedded mode, one
 process) it reads this process's counts, and with Redis down it falls back to them.
 
-Counts a worker had not flushed when it stopped (at most the last second's) are lost with it.
+A worker that stops flushes once more on its way out (gunicorn's `worker_exit`); one killed
+outright loses what it had not flushed (at most the last second's).
 """
 
 from __future__ import annotations

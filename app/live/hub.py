@@ -3,7 +3,9 @@
 The broker listener hands every change event to `Hub.handle`. Changes that move the board wake
 the broadcaster, which sends at most one `leaderboard_update` per LIVE_MIN_INTERVAL_MS window,
 always ending on the latest state, and only when the top 10 (ranks, names or scores) changed. Each
-message is serialised once per wire format and the same bytes go to every connection.
+message is serialised once per wire format and the same bytes go to every connection. With
+tracing on, each broadcast is a span of its own, linked to the spans of this process's changes
+that woke it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from app import tracing
 from app.live.frames import http_chunk, sse_event, ws_text_frame
 from app.live.metrics import BROADCAST, CONNECTIONS
 from app.scoring.board import Board, Entry, iso
@@ -31,6 +34,7 @@ TOP = 10
 RETRY_MIN_MS, RETRY_MAX_MS = 500, 5000  # a stopping server's clients come back after this long
 MAIN_LABELS = {"board": "main", "period": "all", "period_key": "all"}
 YIELD_EVERY = 256  # connections written between yields to the request greenlets
+MAX_CAUSES = 32  # changes a broadcast's span links to
 
 
 class Message:
@@ -135,6 +139,7 @@ class Hub:
         self.read_around: Callable[[int, int], dict[str, Any] | None] = lambda user_id, radius: None
         self._around: set[Connection] = set()
         self.draining = False
+        self._causes: list[Any] = []  # the spans of the changes that woke the broadcaster
 
     # -- connections -------------------------------------------------------------------
 
@@ -223,7 +228,10 @@ class Hub:
         return len(conns)
 
     def wake(self) -> None:
-        """Ask the broadcaster to look at the board again (resync, rebuild)."""
+        """Ask the broadcaster to look at the board again (a change, a resync, a rebuild)."""
+        cause = tracing.current()
+        if cause is not None and len(self._causes) < MAX_CAUSES:
+            self._causes.append(cause)
         self._wake.set()
 
     def start(self) -> None:
@@ -256,21 +264,35 @@ class Hub:
                 if self._stopped.wait((sent_in + 1) * interval - now):
                     return
             self._wake.clear()
+            causes, self._causes = self._causes, []
             try:
                 message = self._build()
                 if message is not None:
                     started = time.monotonic()
                     if interval > 0:
                         sent_in = int(started // interval)
-                    for i, conn in enumerate(list(self.connections), 1):
-                        conn.send(message)
-                        if i % YIELD_EVERY == 0:
-                            time.sleep(0)  # let requests run during a long fan-out (gevent)
+                    self._broadcast(message, causes)
                     BROADCAST.observe(time.monotonic() - started)
                 for conn in list(self._around):  # each player's own neighbourhood, if it moved
                     self._send_around(conn)
             except Exception:
                 log.exception("live broadcast failed")
+
+    def _broadcast(self, message: Message, causes: list[Any]) -> None:
+        """Send one update to every connection."""
+        conns = list(self.connections)
+        labels = self.labels()
+        stream = f"{labels['board']}/{labels['period']}/{labels['period_key']}"
+        attributes = {
+            "scoreboard.stream": stream,
+            "scoreboard.connections": len(conns),
+            "scoreboard.seq": message.seq or 0,
+        }
+        with tracing.caused("broadcast", causes, attributes):
+            for i, conn in enumerate(conns, 1):
+                conn.send(message)
+                if i % YIELD_EVERY == 0:
+                    time.sleep(0)  # let requests run during a long fan-out (gevent)
 
     def _send_around(self, conn: Connection) -> None:
         """Push a player their neighbourhood (`around_update`) when it differs from the last one."""

@@ -49,8 +49,7 @@ class SseConnection(SocketConnection):
         EventSource comes back after `retry_ms`."""
         event = reconnect_event(retry_ms)
         if self.sock is not None:
-            self.write(http_chunk(event) + LAST_CHUNK)
-            self._drop()
+            self.finish(http_chunk(event) + LAST_CHUNK)
         elif not self.closed:
             self.closed = True
             self.queue.put(event)
@@ -75,13 +74,14 @@ class SseConnection(SocketConnection):
         """Serve the rest on the socket: the head and what queued meanwhile, then events as they
         come; heartbeats while idle; return when the client goes or the writer drops it."""
         sock.sendall(head)
-        pending = []
+        pending: list[bytes] = []
         while True:  # no yield from here until use_socket: nothing slips in between
             try:
                 chunk = self.queue.get_nowait()
             except queue.Empty:
                 break
-            if chunk is None:
+            if chunk is None:  # ended before it began (a stopping server's goodbye, say): say it all
+                sock.sendall(b"".join(http_chunk(c) for c in pending) + LAST_CHUNK)
                 return
             pending.append(chunk)
         self.use_socket(sock)

@@ -31,7 +31,17 @@ _NO_LOCK = contextlib.nullcontext()
 class SocketConnection(Connection):
     """A subscriber with a socket of its own (given now, or later with `use_socket`)."""
 
-    __slots__ = ("sock", "_raw", "_backlog", "_backlog_bytes", "_lock", "_writer", "write_timeout", "closed")
+    __slots__ = (
+        "sock",
+        "_raw",
+        "_backlog",
+        "_backlog_bytes",
+        "_lock",
+        "_writer",
+        "write_timeout",
+        "closed",
+        "_closing",
+    )
 
     def __init__(self, html: bool, sock: Any = None, write_timeout: float = 10.0):
         super().__init__(html)
@@ -43,6 +53,7 @@ class SocketConnection(Connection):
         self._writer: threading.Thread | None = None
         self.write_timeout = write_timeout
         self.closed = False
+        self._closing = False  # a last message is on its way: nothing more, then close
         if sock is not None:
             self.use_socket(sock)
 
@@ -52,10 +63,22 @@ class SocketConnection(Connection):
 
     def write(self, data: bytes) -> None:
         """Write now if the socket takes it all; else queue the rest for this connection's writer."""
-        if self.closed:
+        if self.closed or self._closing:
             return
         with self._lock:
             self._write(data)
+
+    def finish(self, data: bytes) -> None:
+        """Write a last message and close once it is out: at once when the socket takes it, else
+        after what this reader is behind on (its writer still bounded by `write_timeout`)."""
+        if self.closed or self._closing:
+            return
+        with self._lock:
+            self._write(data)
+            if self._writer is not None:
+                self._closing = True
+                return
+        self._drop()
 
     def _write(self, data: bytes) -> None:
         if self._writer is None:  # nothing queued, nothing half-written by the writer
@@ -87,6 +110,8 @@ class SocketConnection(Connection):
                 with self._lock:
                     if not self._backlog:
                         self._writer = None
+                        if self._closing:
+                            self._drop()
                         return
                     data = self._backlog.popleft()
                     self._backlog_bytes -= len(data)

@@ -33,8 +33,7 @@ class WsConnection(SocketConnection):
 
     def restart(self, retry_ms: int) -> None:
         """Close with 1012: the client reconnects (after a random delay of its own)."""
-        self.write(close_frame(SERVICE_RESTART, "service restart"))
-        self._drop()
+        self.finish(close_frame(SERVICE_RESTART, "service restart"))
 
 
 def close_frame(code: int, reason: str) -> bytes:

@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from app import tracing
 from app.audit import SYSTEM, Origin, audit_row, write_audit
 from app.batch import Batcher
 from app.boards.periods import Period
@@ -277,12 +278,13 @@ class Ledger:
         :raise ActionReplayed: the action id was used before (nothing is written).
         """
         try:
-            if self.batched:
-                row, seqs = self._batch(change), {}
-            else:
-                with self.engine.begin() as conn:
-                    row = self._write(conn, change)
-                    seqs = self._bump(conn, change, row, row.ranks)
+            with tracing.span("database batch"):
+                if self.batched:
+                    row, seqs = self._batch(change), {}
+                else:
+                    with self.engine.begin() as conn:
+                        row = self._write(conn, change)
+                        seqs = self._bump(conn, change, row, row.ranks)
         except IntegrityError as exc:
             raise ActionReplayed(change.entry.action_id if change.entry else "") from exc
         return self._publish(change, row, seqs, row.ranked, previous_rank)

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from app import tracing
 from app.boards.stream import MAIN_STREAM, Stream
 from app.models.types import UTCDateTime, utcnow
 from app.scoring.board import iso
@@ -168,7 +169,8 @@ class BoardWriter:
         """Ranks from the database, the change published through the broker."""
         if self.standings.index is not None:
             self._unsynced.add(p.state.user_id)
-        placement = self._db_placement(p.state, p.previous_rank, p.event.get("seq"))
+        with tracing.span("rank index"):
+            placement = self._db_placement(p.state, p.previous_rank, p.event.get("seq"))
         try:
             self.broker.publish(encode_envelope(placement, p.event, self.stream), channel=self.channel)
         except RedisError as exc:
@@ -293,6 +295,11 @@ class Publish:
 def publish_all(items: list[Publish]) -> list[Placement]:
     """Place, count and announce one change on each of its streams: every rank index in one
     Redis round trip (their writers share one placer), the database for any without."""
+    with tracing.span("publish"):
+        return _publish_all(items)
+
+
+def _publish_all(items: list[Publish]) -> list[Placement]:
     placements: list[Placement | None] = [None] * len(items)
     indexed = [i for i, p in enumerate(items) if p.writer.standings.uses_index]
     if indexed:
@@ -304,7 +311,8 @@ def publish_all(items: list[Publish]) -> list[Placement]:
             calls.append(index.call(p.state, p.writer.channel, orjson.dumps(p.event), p.bump, p.event["ts"]))
         placer = items[indexed[0]].writer.standings.index.placer  # type: ignore[union-attr]
         try:
-            results = placer.many(calls)
+            with tracing.span("rank index"):
+                results = placer.many(calls)
         except RedisError as exc:
             results = [exc] * len(calls)
         for i, result in zip(indexed, results, strict=True):

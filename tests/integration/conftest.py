@@ -94,12 +94,12 @@ class Gunicorn:
         self.log_path = log_path
         self.env = {
             **os.environ,
+            "GRACEFUL_TIMEOUT": "1",
             **env,
             "PORT": str(self.port),
             "HOST": "127.0.0.1",
             "WEB_CONCURRENCY": str(workers),
             "LOG_JSON": "0",
-            "GRACEFUL_TIMEOUT": "1",
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -121,7 +121,7 @@ class Gunicorn:
         wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, what="gunicorn")
 
     def stop(self) -> None:
-        """Stop (SIGTERM, graceful for at most GRACEFUL_TIMEOUT=1 s)."""
+        """Stop (SIGTERM, graceful for at most GRACEFUL_TIMEOUT: 1 s unless the test set it)."""
         if self.proc is None:
             return
         try:
