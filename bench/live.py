@@ -5,6 +5,7 @@
     .venv/bin/python bench/live.py --viewers 5000 --transport ws --profile 15 --client-procs 2
     .venv/bin/python bench/live.py --viewers 200 --duration 5                  # smoke test
     .venv/bin/python bench/live.py --boards 5 --duration 25 --board-rounds 2   # several boards (SPEC §14)
+    .venv/bin/python bench/live.py --restart          # every worker restarted under 2,000 viewers (SPEC §16)
 
 See bench/live_README.md for the method and the latest figures.
 
@@ -61,6 +62,12 @@ no rank index. Viewers offer permessage-deflate as browsers do; simple-websocket
 the baseline compresses every message once per connection. `sio` uses the official
 socket.io-client; `sioraw` speaks engine.io over the same `ws` client as the `ws` phase, so the
 client's own work is identical and only the server differs.
+
+Restarts (`--restart`, SPEC §16): N viewers (half WebSocket, half SSE) that come back as
+static/app.js does (close 1012: a random 0.5-5 s; SSE `reconnect`: its retry_ms; anything else:
+backoff with jitter); a steady window of changes, then `kill -HUP` to the gunicorn master (every
+worker replaced) and as long again; how long each viewer was away and behind, the server's CPU
+per second, failed submits, against the steady window of the same run.
 
 Results: a table on stdout, everything as JSON in bench/out/live-<time>.json, server logs beside.
 """
@@ -139,6 +146,18 @@ def children_of(pid: int) -> list[int]:
             if st and int(st[1]) == pid:
                 out.append(int(d.name))
     return sorted(out)
+
+
+def ancestors(pid: int) -> list[int]:
+    """The process and its parents, up to init."""
+    found = []
+    while pid > 1:
+        found.append(pid)
+        st = proc_stat(pid)
+        if not st:
+            break
+        pid = int(st[1])
+    return found
 
 
 def descendants(pid: int) -> list[int]:
@@ -1063,7 +1082,8 @@ class Driver:
                 unanswered = False
             elif code not in TOKEN_RETRY:
                 self._failed(f"submit {status} {code or ''}".strip(), status, f"{p.username}: {body}")
-        raise RuntimeError(f"submit for {p.username} kept failing")
+        last = self.failures[-1][1] if self.failures else "a token refused every time"
+        raise RuntimeError(f"submit for {p.username} kept failing (last: {last})")
 
     def _refresh(self, p: Player) -> None:
         """The player's score from the API (the model missed an accepted change)."""
@@ -1664,7 +1684,9 @@ HUP until every viewer is back on the last seq). behind: ms from a change's 200 
 seq >= it, over every (viewer, change) pair of the window. reconnected: viewers back (a first message
 on a new connection); reconnect: ms from the goodbye (close 1012, SSE reconnect) to that message.
 srv: gunicorn master + workers in cores, the window's mean and its busiest second; cli: the viewers.
-failed/5xx: the driver's requests that failed / were answered 5xx. others: unrelated processes."""
+failed/5xx: the driver's requests that failed / were answered 5xx. others: unrelated processes alive
+at the window's end; busy %: the whole machine (2 cores = 100), which also sees processes that came
+and went within the window."""
 
 
 def restart_table(phases: list[dict[str, Any]]) -> str:
@@ -1686,6 +1708,7 @@ def restart_table(phases: list[dict[str, Any]]) -> str:
         "failed/5xx",
         "final",
         "others",
+        "busy %",
     )
     rows = [head]
     for s in phases:
@@ -1718,6 +1741,7 @@ def restart_table(phases: list[dict[str, Any]]) -> str:
                     f"{sum(w['failures'].values())}/{w['http_5xx']}",
                     final if name == "restart" else "-",
                     str(w["cpu"].get("others_cores")),
+                    str(w["cpu"].get("machine_busy_pct")),
                 )
             )
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -2329,20 +2353,35 @@ def table(phases: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
 
 
+def git_state() -> dict[str, Any]:
+    """The commit measured, and the files that differ from it (the server runs this tree)."""
+
+    def git(*cmd: str) -> str:
+        return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True).stdout
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    return {"head": git("rev-parse", "HEAD").strip(), "changed": changed}
+
+
 def wait_quiet(limit: float) -> None:
-    """Wait while another benchmark (bench/run.py) is running, so the figures don't disturb each other."""
+    """Wait while another benchmark (bench/run.py, another bench/live.py) is running, so the
+    figures don't disturb each other."""
     deadline = time.monotonic() + limit
     announced = False
+    us = set(ancestors(os.getpid()))  # this run, and the shells and wrappers that name it
     while time.monotonic() < deadline:
-        busy = subprocess.run(["pgrep", "-f", "bench/run.py"], capture_output=True, text=True).stdout.split()
-        busy = [p for p in busy if int(p) != os.getpid()]
+        found = subprocess.run(
+            ["pgrep", "-f", r"bench/(run|live)\.py"], capture_output=True, text=True
+        ).stdout.split()
+        busy = [p for p in found if int(p) not in us]
         if not busy:
             return
         if not announced:
-            log(f"bench/run.py is running (pids {' '.join(busy)}); waiting up to {limit:.0f}s for it to end")
+            pids = " ".join(busy)
+            log(f"another benchmark is running (pids {pids}); waiting up to {limit:.0f}s for it to end")
             announced = True
         time.sleep(5)
-    log("warning: bench/run.py still running; measuring anyway")
+    log("warning: another benchmark still running; measuring anyway")
 
 
 def main() -> int:
@@ -2456,7 +2495,7 @@ def main() -> int:
         "--wait-quiet",
         type=float,
         default=3600,
-        help="seconds to wait for a running bench/run.py to end before each phase",
+        help="seconds to wait for a running bench/run.py or other bench/live.py to end before each phase",
     )
     args = ap.parse_args()
     if args.boards == 1 or args.boards < 0:
@@ -2516,6 +2555,7 @@ def main() -> int:
             "nofile": nofile,
             "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
         },
+        "code": git_state(),
         "phases": [],
     }
     out_json = OUT / f"live-{stamp}.json"
