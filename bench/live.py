@@ -5,6 +5,7 @@
     .venv/bin/python bench/live.py --viewers 5000 --transport ws --profile 15 --client-procs 2
     .venv/bin/python bench/live.py --viewers 200 --duration 5                  # smoke test
     .venv/bin/python bench/live.py --boards 5 --duration 25 --board-rounds 2   # several boards (SPEC §14)
+    .venv/bin/python bench/live.py --restart          # every worker restarted under 2,000 viewers (SPEC §16)
 
 See bench/live_README.md for the method and the latest figures.
 
@@ -61,6 +62,12 @@ no rank index. Viewers offer permessage-deflate as browsers do; simple-websocket
 the baseline compresses every message once per connection. `sio` uses the official
 socket.io-client; `sioraw` speaks engine.io over the same `ws` client as the `ws` phase, so the
 client's own work is identical and only the server differs.
+
+Restarts (`--restart`, SPEC §16): N viewers (half WebSocket, half SSE) that come back as
+static/app.js does (close 1012: a random 0.5-5 s; SSE `reconnect`: its retry_ms; anything else:
+backoff with jitter); a steady window of changes, then `kill -HUP` to the gunicorn master (every
+worker replaced) and as long again; how long each viewer was away and behind, the server's CPU
+per second, failed submits, against the steady window of the same run.
 
 Results: a table on stdout, everything as JSON in bench/out/live-<time>.json, server logs beside.
 """
@@ -141,6 +148,18 @@ def children_of(pid: int) -> list[int]:
     return sorted(out)
 
 
+def ancestors(pid: int) -> list[int]:
+    """The process and its parents, up to init."""
+    found = []
+    while pid > 1:
+        found.append(pid)
+        st = proc_stat(pid)
+        if not st:
+            break
+        pid = int(st[1])
+    return found
+
+
 def descendants(pid: int) -> list[int]:
     found, todo = [], [pid]
     while todo:
@@ -150,9 +169,37 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """utime + stime; with `reaped`, also what the children it has waited for used (cutime + cstime)."""
     st = proc_stat(pid)
-    return (int(st[11]) + int(st[12])) / CLK_TCK if st else 0.0  # utime + stime
+    if not st:
+        return 0.0
+    ticks = int(st[11]) + int(st[12]) + (int(st[13]) + int(st[14]) if reaped else 0)
+    return ticks / CLK_TCK
+
+
+def process_tree(leader: int) -> list[int]:
+    """The leader and every process below it, from one pass over /proc."""
+    kids: dict[int, list[int]] = collections.defaultdict(list)
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            st = proc_stat(int(d.name))
+            if st:
+                kids[int(st[1])].append(int(d.name))
+    found, todo = [], [leader]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += kids.get(pid, [])
+    return found
+
+
+def tree_cpu_seconds(leader: int) -> tuple[float, list[int]]:
+    """CPU of a process tree whose leader reaps the rest (a gunicorn master and its workers): the
+    leader with its reaped children, plus the live ones. A worker that exits still counts, through
+    the master's cutime once it is reaped. Also the tree's pids."""
+    members = process_tree(leader)
+    return sum(cpu_seconds(p, reaped=p == leader) for p in members), members
 
 
 def rss_kb(pid: int) -> int:
@@ -215,17 +262,26 @@ class CpuWindow:
 
     A group is a list of pids or a function returning the pids (PostgreSQL backends come and go):
     a pid alive at both ends counts its difference, one born in between counts all it used.
+    `trees` (name → leader pid): process trees whose members change meanwhile (gunicorn replacing
+    its workers, `--restart`), counted whole by `tree_cpu_seconds`, exited workers included.
     """
 
-    def __init__(self, groups: dict[str, Any]):
+    def __init__(self, groups: dict[str, Any], trees: dict[str, int] | None = None):
         self.groups = groups
+        self.trees = trees or {}
+        self.members: set[int] = set()  # every pid seen in a tree: ours, not "others"
 
     def _pids(self, name: str) -> list[int]:
         g = self.groups[name]
         return list(g() if callable(g) else g)
 
     def _sample(self) -> dict[str, dict[int, float]]:
-        return {name: {p: cpu_seconds(p) for p in self._pids(name)} for name in self.groups}
+        out = {name: {p: cpu_seconds(p) for p in self._pids(name)} for name in self.groups}
+        for name, leader in self.trees.items():
+            total, members = tree_cpu_seconds(leader)
+            self.members.update(members)
+            out[name] = {leader: total}
+        return out
 
     @staticmethod
     def _everyone() -> dict[int, tuple[str, float]]:
@@ -256,7 +312,10 @@ class CpuWindow:
         out["machine_busy_pct"] = round(100 * busy / total, 1) if total else None
         out["machine_cores"] = os.cpu_count()
         ours = (
-            {p for now in c1.values() for p in now} | {p for c in self.c0.values() for p in c} | {os.getpid()}
+            {p for now in c1.values() for p in now}
+            | {p for c in self.c0.values() for p in c}
+            | self.members
+            | {os.getpid()}
         )
         others = []
         for pid, (comm, v) in self._everyone().items():
@@ -268,6 +327,64 @@ class CpuWindow:
         others.sort(reverse=True)
         out["others_cores"] = round(sum(u for u, _ in others) / wall, 3)  # everything not ours
         out["others_top"] = {name: round(u / wall, 3) for u, name in others[:6]}
+        return out
+
+
+class CpuTimeline:
+    """Cores used per second by a gunicorn tree (master + workers, exited ones included, see
+    `tree_cpu_seconds`) and by other process groups, sampled by a thread from start() to stop();
+    and every change of the master's workers (pid born, pid gone), watched every 0.25 s."""
+
+    def __init__(self, master: int, groups: dict[str, list[int]], every: float = 1.0):
+        self.master, self.groups, self.every = master, groups, every
+        self.samples: list[dict[str, Any]] = []
+        self.worker_events: list[tuple[float, str, int]] = []  # (monotonic time, "born"/"gone", pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _take(self) -> dict[str, Any]:
+        server, _ = tree_cpu_seconds(self.master)
+        busy, total = system_cpu()
+        sample = {"t": time.monotonic(), "server": server, "busy": busy, "total": total}
+        for name, pids in self.groups.items():
+            sample[name] = sum(cpu_seconds(p) for p in pids)
+        return sample
+
+    def _run(self) -> None:
+        workers = set(children_of(self.master))
+        next_sample = time.monotonic() + self.every
+        while not self._stop.wait(0.25):
+            now_workers = set(children_of(self.master))
+            t = time.monotonic()
+            self.worker_events += [(t, "born", p) for p in sorted(now_workers - workers)]
+            self.worker_events += [(t, "gone", p) for p in sorted(workers - now_workers)]
+            workers = now_workers
+            if t >= next_sample:
+                self.samples.append(self._take())
+                next_sample += self.every
+
+    def start(self) -> None:
+        self.samples.append(self._take())
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.samples.append(self._take())
+
+    def series(self) -> list[dict[str, Any]]:
+        """Per interval: its end (monotonic s), and cores of each group; machine busy %."""
+        out = []
+        for a, b in zip(self.samples, self.samples[1:], strict=False):
+            wall = b["t"] - a["t"]
+            if wall <= 0:
+                continue
+            row: dict[str, Any] = {"t": b["t"], "wall_s": round(wall, 3)}
+            for name in ("server", *self.groups):
+                row[f"{name}_cores"] = round((b[name] - a[name]) / wall, 3)
+            total = b["total"] - a["total"]
+            row["machine_busy_pct"] = round(100 * (b["busy"] - a["busy"]) / total, 1) if total else None
+            out.append(row)
         return out
 
 
@@ -442,9 +559,16 @@ class Viewers:
 
 
 def viewer_cfg(
-    mode: str, port: int, n: int, args: argparse.Namespace, deflate: bool = True, board: str | None = None
+    mode: str,
+    port: int,
+    n: int,
+    args: argparse.Namespace,
+    deflate: bool = True,
+    board: str | None = None,
+    reconnect: bool = False,
 ) -> dict[str, Any]:
-    """The viewers' settings; with `board`, they follow that board's all-time stream (SPEC §14)."""
+    """The viewers' settings; with `board`, they follow that board's all-time stream (SPEC §14);
+    with `reconnect`, they come back after the connection ends, as static/app.js does (SPEC §16)."""
     sources = [f"127.0.0.{i + 1}" for i in range(max(1, math.ceil(n / PER_SOURCE_IP)))]
     return {
         "mode": mode,
@@ -457,6 +581,7 @@ def viewer_cfg(
         "deflate": deflate,
         "query": f"board={board}&period=all" if board else "",
         "board": board,
+        "reconnect": reconnect,
     }
 
 
@@ -499,8 +624,25 @@ class ViewerGroup:
         return self.parts[0].sample()
 
     def finish(self, commits: list[list[float]], final_seq: int) -> dict[str, Any]:
+        return merge_results(self.finish_parts(commits, final_seq), self.n)
+
+    def finish_parts(
+        self,
+        commits: list[list[float]],
+        final_seq: int,
+        windows: dict[str, list[float]] | None = None,
+        restart_at: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Each process's own result (for `merge_results`); `windows` (name → [t0_ms, t1_ms]):
+        latency of the commits whose 200 arrived in each, separately; `restart_at` (ms): the
+        time goodbyes and returns are counted from."""
+        cmd = {"cmd": "finish", "commits": commits, "final_seq": final_seq}
+        if windows:
+            cmd["windows"] = windows
+        if restart_at is not None:
+            cmd["restart_at"] = restart_at
         for p in self.parts:
-            p.send({"cmd": "finish", "commits": commits, "final_seq": final_seq})
+            p.send(cmd)
         results = [p.expect("RESULT", 300) for p in self.parts]
         for p in self.parts:
             try:
@@ -508,7 +650,7 @@ class ViewerGroup:
             except subprocess.TimeoutExpired:
                 pass
             CHILDREN.stop(p.proc)
-        return merge_results(results, self.n)
+        return results
 
     def kill(self) -> None:
         for p in self.parts:
@@ -585,9 +727,19 @@ def merge_results(parts: list[dict[str, Any]], n: int) -> dict[str, Any]:
         "per_connection_p95_ms": "per_connection_p95",
         "connect_ms": "connect_ms_raw",
         "first_message_ms": "first_message_ms_raw",
+        # outages (viewers that reconnect, --restart): each from the goodbye to ...
+        "outage_wait_ms": "outage_wait_ms_raw",  # ... the end of the wait before reconnecting
+        "outage_open_ms": "outage_open_ms_raw",  # ... the new connection open
+        "outage_ms": "outage_ms_raw",  # ... its first message (the snapshot): the reconnect delay
+        "goodbye_after_restart_ms": "goodbye_after_restart_ms_raw",  # goodbyes, from the restart
+        "back_after_restart_ms": "back_after_restart_ms_raw",  # returns, from the restart
     }
     skip = (
-        set(hists) | set(hists.values()) | set(raw_lists) | set(raw_lists.values()) | {"event_loop_delay_ms"}
+        set(hists)
+        | set(hists.values())
+        | set(raw_lists)
+        | set(raw_lists.values())
+        | {"event_loop_delay_ms", "windows"}
     )
     out = merge_counts([{k: v for k, v in p.items() if k not in skip} for p in parts])
     out["n"] = n
@@ -606,6 +758,19 @@ def merge_results(parts: list[dict[str, Any]], n: int) -> dict[str, Any]:
     for name, key in raw_lists.items():
         out[name] = summary_of([v for p in parts for v in (p.get(key) or [])])
     out["event_loop_delay_ms"] = [p.get("event_loop_delay_ms") for p in parts]
+    out["windows"] = {}
+    for name in parts[0].get("windows") or {}:
+        ws = [p["windows"][name] for p in parts]
+        merged = {}
+        for w in ws:
+            for b, c in w["hist_latency"].items():
+                merged[b] = merged.get(b, 0) + c
+        out["windows"][name] = {
+            "samples": sum(w["samples"] for w in ws),
+            "missing": sum(w["missing"] for w in ws),
+            "latency_ms": ws[0]["latency_ms"] if len(ws) == 1 else summary_from_hist(merged),
+            "per_connection_max_ms": summary_of([v for w in ws for v in w["per_connection_max_raw"]]),
+        }
     return out
 
 
@@ -665,20 +830,45 @@ class Player:
 class SeqWatch:
     """One WebSocket per player, tied to the player by `?access_token=`: the server sends each
     `score_update` (SPEC §7) only there, with the seq of that player's change. This is how the
-    driver learns the seq each submit committed, through the public protocol only."""
+    driver learns the seq each submit committed, through the public protocol only.
 
-    def __init__(self, port: int, players: list[Player], query: str = ""):
+    With `reconnect` (--restart), a socket the server closes is opened again 0.2 s later, until
+    close(): this is the driver's instrument, not a viewer. A change committed while its player's
+    socket is away has no score_update here; `fill_seqs` counts those."""
+
+    def __init__(self, port: int, players: list[Player], query: str = "", reconnect: bool = False):
         import simple_websocket
 
         self.seqs: dict[tuple[int, int], tuple[int, float]] = {}
         self.cond = threading.Condition()
         self.socks = []
+        self.reconnect = reconnect
+        self.reconnects = 0
+        self.closing = False
         for p in players:
-            ws = simple_websocket.Client.connect(
-                f"ws://127.0.0.1:{port}/ws/scoreboard?{query}access_token={p.access}"
-            )
+            url = f"ws://127.0.0.1:{port}/ws/scoreboard?{query}access_token={p.access}"
+            ws = simple_websocket.Client.connect(url)
             self.socks.append(ws)
-            threading.Thread(target=self._read, args=(ws,), daemon=True).start()
+            threading.Thread(target=self._follow, args=(ws, url), daemon=True).start()
+
+    def _follow(self, ws: Any, url: str) -> None:
+        import simple_websocket
+
+        while True:
+            self._read(ws)
+            if not self.reconnect or self.closing:
+                return
+            time.sleep(0.2)  # a stopping worker still accepting sends it away again at once
+            while not self.closing:
+                try:
+                    ws = simple_websocket.Client.connect(url)
+                except (simple_websocket.ConnectionError, simple_websocket.ConnectionClosed, OSError):
+                    time.sleep(0.05)
+                    continue
+                self.socks.append(ws)
+                with self.cond:
+                    self.reconnects += 1
+                break
 
     def _read(self, ws: Any) -> None:
         import simple_websocket
@@ -712,6 +902,7 @@ class SeqWatch:
             return self.seqs[(user_id, score)]
 
     def close(self) -> None:
+        self.closing = True
         for ws in self.socks:
             try:
                 ws.close()
@@ -719,11 +910,40 @@ class SeqWatch:
                 pass
 
 
+def fill_seqs(seqs: list[int | None]) -> list[int | None]:
+    """The seqs of serial changes, some unknown (the driver's socket for that player was away,
+    --restart): the driver is the only writer, so an unknown change between two known ones gets
+    its seq by counting, when the two differ by exactly the number of changes from one to the
+    other (no other seq in between). Any other unknown stays None."""
+    out = list(seqs)
+    known = [i for i, s in enumerate(seqs) if s is not None]
+    for a, b in zip(known, known[1:], strict=False):
+        if b - a > 1 and seqs[b] - seqs[a] == b - a:  # type: ignore[operator]
+            for i in range(a + 1, b):
+                out[i] = seqs[a] + (i - a)  # type: ignore[operator]
+    return out
+
+
+class Refused(RuntimeError):
+    """The API answered a request of the driver with something else than it needs."""
+
+    def __init__(self, what: str, status: int, body: Any):
+        super().__init__(f"{what}: {status} {body}")
+        self.status = status
+        self.code = ((body or {}).get("error") or {}).get("code") if isinstance(body, dict) else None
+
+
+TOKEN_RETRY = ("TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_ALREADY_USED")
+
+
 class Driver:
     """Registers players and drives board changes; keeps a model of the ranking to pick them.
 
     `board`: the board the changes score on (SPEC §14; its all-time stream is the one watched
-    and checked); `main` by default."""
+    and checked); `main` by default.
+
+    `tolerant` (--restart): a request that fails (no answer, a 5xx, any unexpected status) is
+    recorded in `failures` and retried, instead of ending the run."""
 
     def __init__(self, args: argparse.Namespace, board: str = "main"):
         self.args = args
@@ -732,6 +952,9 @@ class Driver:
         self.clock = 0
         self.api: Api | None = None
         self.watch: SeqWatch | None = None
+        self.tolerant = False
+        self.failures: list[tuple[float, str, int | None]] = []  # (monotonic time, what, HTTP status)
+        self.answers_lost = 0  # submits committed whose answer never came (seen as TOKEN_ALREADY_USED)
 
     @property
     def query(self) -> str:
@@ -749,8 +972,9 @@ class Driver:
         for p in self.players:
             self.submit(p)
 
-    def attach(self, port: int, watch: bool = True) -> None:
-        """Use the server on `port`: fresh access tokens (they live 15 min), the seq watchers."""
+    def attach(self, port: int, watch: bool = True, reconnect: bool = False) -> None:
+        """Use the server on `port`: fresh access tokens (they live 15 min), the seq watchers
+        (reconnecting, with `reconnect`)."""
         self.detach()
         self.api = Api(port)
         for p in self.players:
@@ -761,7 +985,7 @@ class Driver:
                 raise RuntimeError(f"login {p.username}: {status} {body}")
             p.access = body["access_token"]
         if watch and self.players:
-            self.watch = SeqWatch(port, self.players, self.query)
+            self.watch = SeqWatch(port, self.players, self.query, reconnect)
 
     def detach(self) -> None:
         if self.watch is not None:
@@ -810,19 +1034,38 @@ class Driver:
                 request["board"] = self.board
             status, body = self.api.call("POST", "/api/v1/actions/token", request, p.access)
             if status != 201:
-                raise RuntimeError(f"action token for {p.username}: {status} {body}")
+                raise Refused(f"action token for {p.username}", status, body)
             p.action = body["action_token"]
         return p.action
+
+    def _failed(self, what: str, status: int | None = None, detail: Any = "") -> None:
+        if not self.tolerant:
+            raise RuntimeError(f"{what}: {detail}")
+        self.failures.append((time.monotonic(), what, status))
+        time.sleep(0.05)
 
     def submit(self, p: Player) -> tuple[float, float]:
         """One accepted change; (send time, 200 time) on CLOCK_MONOTONIC."""
         assert self.api is not None
-        for _ in range(3):
-            token = self._token(p)
+        unanswered = False  # a submit of this change went out and no answer came back
+        for _ in range(40 if self.tolerant else 3):
+            try:
+                token = self._token(p)
+            except Refused as err:
+                self._failed(f"token {err.status} {err.code or ''}".strip(), err.status, err)
+                continue
+            except (http.client.HTTPException, OSError) as exc:
+                self._failed(f"token no answer ({type(exc).__name__})", detail=exc)
+                continue
             t_send = time.monotonic()
-            status, body = self.api.call(
-                "POST", "/api/v1/scores", {"action_token": token}, p.access, retry=False
-            )
+            try:
+                status, body = self.api.call(
+                    "POST", "/api/v1/scores", {"action_token": token}, p.access, retry=False
+                )
+            except (http.client.HTTPException, OSError) as exc:
+                unanswered = True  # retried with the same token: committed or not, never twice
+                self._failed(f"submit no answer ({type(exc).__name__})", detail=exc)
+                continue
             t_resp = time.monotonic()
             if status == 200:
                 data = body["data"]
@@ -833,20 +1076,44 @@ class Driver:
                 return t_send, t_resp
             code = (body or {}).get("error", {}).get("code")
             p.action = None
-            if code not in ("TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_ALREADY_USED"):
-                raise RuntimeError(f"submit for {p.username}: {status} {body}")
-        raise RuntimeError(f"submit for {p.username} kept failing")
+            if code == "TOKEN_ALREADY_USED" and unanswered:  # the unanswered submit had committed
+                self.answers_lost += 1
+                self._refresh(p)
+                unanswered = False
+            elif code not in TOKEN_RETRY:
+                self._failed(f"submit {status} {code or ''}".strip(), status, f"{p.username}: {body}")
+        last = self.failures[-1][1] if self.failures else "a token refused every time"
+        raise RuntimeError(f"submit for {p.username} kept failing (last: {last})")
 
-    def drive(self, duration: float, rate: float) -> dict[str, Any]:
-        """`rate` changes a second for `duration` seconds.
+    def _refresh(self, p: Player) -> None:
+        """The player's score from the API (the model missed an accepted change)."""
+        assert self.api is not None
+        status, body = self.api.call("GET", f"/api/v1/users/{p.id}/rank")
+        if status != 200:
+            raise Refused(f"rank of {p.username}", status, body)
+        p.score = body["score"]
+        self.clock += 1
+        p.updated = self.clock
+
+    def drive(
+        self, duration: float, rate: float, at: dict[float, Any] | None = None, seq_wait: float = 10.0
+    ) -> dict[str, Any]:
+        """`rate` changes a second for `duration` seconds; `at` (seconds from the start →
+        function): called once when that time comes, between two changes (or after the last one);
+        `seq_wait`: seconds to wait for the score_updates still missing at the end.
 
         commits: [[seq, t_200_ms, t_send_ms, t_score_update_ms], ...] on CLOCK_MONOTONIC."""
         done: list[tuple[int, int, float, float]] = []
         start = time.monotonic()
         n = int(duration * rate)
         late = 0
+        hooks = sorted((at or {}).items())
         for i in range(n):
             due = start + i / rate
+            while hooks and due >= start + hooks[0][0]:
+                offset, hook = hooks.pop(0)
+                time.sleep(max(0.0, start + offset - time.monotonic()))
+                hook()
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -856,15 +1123,23 @@ class Driver:
             t_send, t_resp = self.submit(p)
             done.append((p.id, p.score, t_send, t_resp))
         wall = time.monotonic() - start
+        for offset, hook in hooks:  # the rest come after the last change, each at its time
+            time.sleep(max(0.0, start + offset - time.monotonic()))
+            hook()
         assert self.watch is not None
-        commits, unknown = [], 0
-        for uid, score, t_send, t_resp in done:  # the seq each change committed, from its score_update
-            got = self.watch.seq_of(uid, score)
-            if got is None:
+        deadline = time.monotonic() + seq_wait
+        found = [  # the seq each change committed, from its score_update
+            self.watch.seq_of(uid, score, max(0.0, deadline - time.monotonic())) for uid, score, _, _ in done
+        ]
+        filled = fill_seqs([got[0] if got else None for got in found])
+        commits, unknown, counted = [], 0, 0
+        for (_, _, t_send, t_resp), got, seq in zip(done, found, filled, strict=True):
+            if seq is None:
                 unknown += 1
                 continue
-            seq, t_event = got
-            commits.append([seq, t_resp * 1000, t_send * 1000, t_event * 1000])
+            counted += got is None
+            t_event = got[1] * 1000 if got else None
+            commits.append([seq, t_resp * 1000, t_send * 1000, t_event])
         seqs = [c[0] for c in commits]
         gaps = sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b != a + 1)
         submit_ms = sorted((t_resp - t_send) * 1000 for _, _, t_send, t_resp in done)
@@ -874,6 +1149,7 @@ class Driver:
             "achieved_rate": round(n / wall, 2) if wall else None,
             "late": late,
             "seq_unknown": unknown,
+            "seq_counted": counted,  # unknown from score_update, counted by fill_seqs
             "seq_gaps": gaps,
             "submit_ms": {
                 "p50": round(submit_ms[len(submit_ms) // 2], 2),
@@ -1116,6 +1392,360 @@ def app_phase(mode: str, n: int, args: argparse.Namespace, driver: Driver, run_d
             viewers.kill()
         driver.detach()
         server.stop()
+
+
+# ------------------------------------------------------------------------------------------------
+# restarting every worker while changes flow (SPEC §16, --restart)
+
+
+def restart_split(n: int, transport: str) -> dict[str, int]:
+    """How the N viewers are split over the transports: `both` → half WebSocket, half SSE."""
+    if transport == "both":
+        return {"ws": n - n // 2, "sse": n // 2}
+    return {transport: n}
+
+
+def server_log_problems(path: Path, keep: int = 12) -> dict[str, Any]:
+    """Warnings, errors and tracebacks in the server's log (gunicorn's `[LEVEL]` lines and the
+    app's JSON lines), and what each stopping worker said it sent elsewhere."""
+    counts: collections.Counter[str] = collections.Counter()
+    lines: list[str] = []
+    drained: list[int] = []
+    for line in path.read_text(errors="replace").splitlines():
+        level = None
+        if line.startswith("{"):
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                entry = {}
+            level = entry.get("level")
+            m = re.match(r"stopping: sent (\d+) live connections elsewhere", entry.get("message", ""))
+            if m:
+                drained.append(int(m.group(1)))
+        else:
+            m = re.search(r"\[(WARNING|ERROR|CRITICAL)\]", line)
+            level = m.group(1) if m else ("TRACEBACK" if line.startswith("Traceback") else None)
+        if level in ("WARNING", "ERROR", "CRITICAL", "TRACEBACK"):
+            counts[level] += 1
+            if len(lines) < keep:
+                lines.append(line[:300])
+    return {"counts": dict(counts), "first": lines, "drained_per_worker": drained}
+
+
+def restart_phase(n: int, args: argparse.Namespace, driver: Driver, run_dir: Path) -> dict[str, Any]:
+    """N viewers that reconnect as static/app.js does (half WebSocket, half SSE with
+    `--transport both`); `--rate` changes a second for 2 × `--duration` seconds without a pause:
+    a steady window (the baseline), then `kill -HUP` to the gunicorn master (it starts new workers
+    and stops every old one: SIGTERM, each sends its connections elsewhere, SPEC §16) and the
+    restart window; then wait until every viewer is back and on the last seq."""
+    tag = f"restart-{n}"
+    split = restart_split(n, args.transport)
+    port = free_port()
+    cmd = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", *NO_CTL, "wsgi:app"]
+    env = app_env(args, port) | {"LOG_JSON": "1"}  # the app's info lines too: each worker's drain count
+    log_path = run_dir / f"{tag}-server.log"
+    server = Server("app", cmd, env, port, args.workers, "/readyz", log_path)
+    groups: dict[str, ViewerGroup] = {}
+    try:
+        driver.attach(port, reconnect=True)
+        driver.tolerant, driver.failures, driver.answers_lost = True, [], 0
+        warm = ViewerGroup(
+            viewer_cfg("ws", port, 64, args), args.client_procs, run_dir / f"{tag}-warmup-client.log"
+        )
+        warm.expect_ready(60)
+        warm.finish([], -1)
+        time.sleep(2.0)  # the warm-up connections close
+        t_ramp = time.monotonic()
+        for mode, k in split.items():
+            log(f"{tag}: connecting {k} {mode} viewers (reconnecting as static/app.js does)")
+            group = ViewerGroup(
+                viewer_cfg(mode, port, k, args, reconnect=True),
+                args.client_procs,
+                run_dir / f"{tag}-{mode}-client.log",
+            )
+            groups[mode] = group
+            group.expect_ready(120 + k / 20)
+
+        def statuses(seq: int | None = None) -> dict[str, dict[str, Any]]:
+            return {mode: g.status(seq) for mode, g in groups.items()}
+
+        def all_held() -> dict[str, dict[str, Any]] | None:
+            st = statuses()
+            return st if all(x["with_snapshot"] == x["open"] == split[m] for m, x in st.items()) else None
+
+        held = wait_for("every viewer held and on its snapshot", all_held, 30) or statuses()
+        ramp_s = time.monotonic() - t_ramp
+        master = server.proc.pid
+        workers_before = server.workers()
+        client_pids = [pid for g in groups.values() for pid in g.pids]
+        rp = redis_pid()
+        cpu = CpuWindow(
+            {
+                "client": client_pids,
+                "postgres": lambda: pids_named("postgres"),
+                "redis": [rp] if rp else [],
+                "driver": [os.getpid()],
+            },
+            trees={"server": master},
+        )
+        timeline = CpuTimeline(master, {"client": client_pids})
+        marks: dict[str, Any] = {}
+
+        def restart() -> None:  # the steady window ends here; HUP: gunicorn replaces every worker
+            marks["steady_cpu"] = cpu.stop()
+            marks["hup"] = time.monotonic()
+            os.kill(master, signal.SIGHUP)
+            log(f"{tag}: kill -HUP {master} (workers {workers_before})")
+            cpu.start()
+
+        def restart_window_ends() -> None:  # as long as the steady one; the last change is in it
+            marks["restart_cpu"] = cpu.stop()
+            marks["restart_end"] = time.monotonic()
+
+        load = os.getloadavg()
+        log(
+            f"{tag}: {sum(x['open'] for x in held.values())}/{n} held in {ramp_s:.1f}s; driving "
+            f"{args.rate}/s: {args.duration:.0f}s steady, then HUP and {args.duration:.0f}s more "
+            f"(load {load[0]:.2f})"
+        )
+        for g in groups.values():
+            g.mark()
+        timeline.start()
+        cpu.start()
+        t0 = time.monotonic()
+        drive = driver.drive(
+            2 * args.duration,
+            args.rate,
+            at={args.duration: restart, 2 * args.duration: restart_window_ends},
+            seq_wait=2.0,  # a change made while its player's socket was away has no score_update
+        )
+        commits = drive.pop("commits")
+        last_seq = max((c[0] for c in commits), default=0)
+
+        def back_on(seq: int) -> dict[str, dict[str, Any]] | None:
+            st = statuses(seq)
+            ok = all(x["open"] == x["at_seq"] == split[m] and x["away"] == 0 for m, x in st.items())
+            return st if ok else None
+
+        settled = wait_for(
+            "every viewer back and on the last seq", lambda: back_on(last_seq), args.restart_settle
+        )
+        settled = settled or statuses()
+        t_end = time.monotonic()
+        timeline.stop()
+        workers_after = server.workers()
+        server_log = server_log_problems(log_path)  # before the server's own stop adds its lines
+        check = driver.check_model()
+        hup = marks["hup"]
+        windows = {"steady": [t0 * 1000, hup * 1000], "restart": [hup * 1000, marks["restart_end"] * 1000]}
+        parts = {
+            mode: g.finish_parts(commits, check["api_seq"], windows, hup * 1000) for mode, g in groups.items()
+        }
+        groups = {}
+        seq_reconnects = driver.watch.reconnects if driver.watch else None
+        driver.detach()
+    finally:
+        for g in groups.values():
+            g.kill()
+        driver.detach()
+        driver.tolerant = False
+        server.stop()
+
+    per_mode = {mode: merge_results(ps, split[mode]) for mode, ps in parts.items()}
+    both = merge_results([p for ps in parts.values() for p in ps], n)
+    series = timeline.series()
+    for row in series:
+        row["t"] = round(row["t"] - hup, 2)  # seconds from the HUP (the interval's end)
+
+    def window(name: str, t_from: float, t_to: float, cpu_window: dict[str, Any]) -> dict[str, Any]:
+        """A window's figures: the changes committed in it (their 200 in [t_from, t_to)), how long
+        the viewers were behind on them, the driver's failures, and the server's CPU: the mean
+        over the window, the busiest second (of the restart: any second from the HUP on, the
+        return of the viewers included)."""
+        mine = [c for c in commits if t_from * 1000 <= c[1] < t_to * 1000]
+        # an interval that holds the HUP counts for the restart
+        rows = [r for r in series if (r["t"] > 0) == (name == "restart")]
+        peak = max(rows, key=lambda r: r["server_cores"], default=None)
+        fails = [f for f in driver.failures if t_from <= f[0] < t_to]
+        w = both["windows"][name]
+        return {
+            "wall_s": round(t_to - t_from, 2),
+            "changes": len(mine),
+            "changes_per_s": round(len(mine) / (t_to - t_from), 2),
+            "behind_ms": w["latency_ms"],  # per (viewer, change): commit (its 200) → the viewer has it
+            "behind_per_viewer_max_ms": w["per_connection_max_ms"],
+            "pairs": w["samples"],
+            "missing": w["missing"],
+            "behind_by_transport_ms": {m: r["windows"][name]["latency_ms"] for m, r in per_mode.items()},
+            "submit_ms": summary_of([round(c[1] - c[2], 2) for c in mine]),
+            "failures": dict(collections.Counter(f[1] for f in fails)),
+            "http_5xx": sum(1 for f in fails if f[2] is not None and f[2] >= 500),
+            "cpu": cpu_window,
+            "server_cores_mean": cpu_window.get("server_cores"),
+            "server_cores_peak_1s": peak["server_cores"] if peak else None,
+            "server_peak_at_s": peak["t"] if peak else None,
+            "seconds": len(rows),
+        }
+
+    steady = window("steady", t0, hup, marks["steady_cpu"])
+    restarted = window("restart", hup, marks["restart_end"], marks["restart_cpu"])
+    born = [round(t - hup, 2) for t, what, _ in timeline.worker_events if what == "born"]
+    gone = [round(t - hup, 2) for t, what, pid in timeline.worker_events if what == "gone"]
+
+    def outages(r: dict[str, Any], k: int) -> dict[str, Any]:
+        return {
+            "viewers": k,
+            "sent_away": r["viewers_sent_away"],
+            "back": r["viewers_back"],
+            "away_at_end": r["viewers_away_at_end"],
+            "sent_away_twice_or_more": r["viewers_sent_away_twice"],
+            "goodbyes": r["goodbyes"],
+            "reconnect_ms": r["outage_ms"],  # goodbye → first message on the new connection
+            "reconnect_open_ms": r["outage_open_ms"],  # goodbye → the new connection open
+            "waited_ms": r["outage_wait_ms"],  # the delays drawn (or told) before reconnecting
+            "attempts_failed": r["reopen_failed"],
+            "goodbye_after_hup_ms": r["goodbye_after_restart_ms"],
+            "back_after_hup_ms": r["back_after_restart_ms"],
+            # viewers back per 0.5 s from the HUP: [[from_s, count], ...]
+            "back_per_half_second": sorted(
+                [int(b) / 1000, c] for b, c in (r.get("back_per_half_second") or {}).items()
+            ),
+            "snapshot_not_newer": r["not_newer"],
+            "errors": r["errors"],
+        }
+
+    stats = {
+        "phase": tag,
+        "n": n,
+        "split": split,
+        "load_before": [round(x, 2) for x in load],
+        "ramp_s": round(ramp_s, 2),
+        "rate": args.rate,
+        "workers_before": workers_before,
+        "workers_after": workers_after,
+        "workers_born_after_hup_s": born,
+        "workers_gone_after_hup_s": gone,
+        **{k: v for k, v in drive.items() if k != "submit_ms"},
+        # from the HUP until the check found every viewer back on the last seq (after the changes)
+        "settled_after_hup_s": round(t_end - hup, 2),
+        "steady": steady,
+        "restart": restarted,
+        "reconnects": outages(both, n),
+        "reconnects_by_transport": {m: outages(r, split[m]) for m, r in per_mode.items()},
+        "seq_watch_reconnects": seq_reconnects,
+        "answers_lost": driver.answers_lost,
+        "last_commit_seq": last_seq,
+        **check,
+        "status_final": settled,
+        "final": {
+            m: {"viewers": split[m], "open": r["open_at_end"], "on_final_seq": r["open_on_final_seq"]}
+            for m, r in per_mode.items()
+        },
+        "all_on_final_seq": both["open_on_final_seq"] == n,
+        "server_log": server_log,
+        "cpu_per_second": series,
+        "client": {m: {k: v for k, v in r.items() if k != "windows"} for m, r in per_mode.items()},
+    }
+    report_restart(stats)
+    return stats
+
+
+def report_restart(s: dict[str, Any]) -> None:
+    r, st, rs = s["reconnects"], s["steady"], s["restart"]
+    rc = r["reconnect_ms"]
+    log(
+        f"{s['phase']}: {r['back']}/{s['n']} viewers reconnected ({r['sent_away']} sent away, "
+        f"{r['sent_away_twice_or_more']} more than once, {r['away_at_end']} still away); reconnect ms p50 "
+        f"{rc.get('p50')} p95 {rc.get('p95')} max {rc.get('max')}; goodbyes {r['goodbyes']}; the last back "
+        f"{r['back_after_hup_ms'].get('max')} ms after the HUP"
+    )
+    for name, w in (("steady", st), ("restart", rs)):
+        b = w["behind_ms"]
+        log(
+            f"{s['phase']}: {name}: behind ms p50 {b.get('p50')} p95 {b.get('p95')} max {b.get('max')} over "
+            f"{w['pairs']} pairs ({w['missing']} missing); server cores mean {w['server_cores_mean']} "
+            f"peak 1 s {w['server_cores_peak_1s']} (at {w['server_peak_at_s']} s); {w['changes']} changes, "
+            f"failures {w['failures'] or 0}, 5xx {w['http_5xx']}"
+        )
+    final = ", ".join(f"{m} {f['on_final_seq']}/{f['viewers']}" for m, f in s["final"].items())
+    log(
+        f"{s['phase']}: on the final seq {s['api_seq']}: {final}; old workers gone "
+        f"{s['workers_gone_after_hup_s']} s, new born {s['workers_born_after_hup_s']} s after the HUP; "
+        f"server log {s['server_log']['counts'] or 'clean'}, drained {s['server_log']['drained_per_worker']}"
+    )
+    others = max(st["cpu"].get("others_cores") or 0, rs["cpu"].get("others_cores") or 0)
+    if others > 0.2:
+        log(f"  warning: other processes used up to {others} cores meanwhile: {rs['cpu'].get('others_top')}")
+
+
+RESTART_LEGEND = """
+restart: the steady window (no restart: the same run's baseline), then the restart window (from the
+HUP until every viewer is back on the last seq). behind: ms from a change's 200 until a viewer has a
+seq >= it, over every (viewer, change) pair of the window. reconnected: viewers back (a first message
+on a new connection); reconnect: ms from the goodbye (close 1012, SSE reconnect) to that message.
+srv: gunicorn master + workers in cores, the window's mean and its busiest second; cli: the viewers.
+failed/5xx: the driver's requests that failed / were answered 5xx. others: unrelated processes alive
+at the window's end; busy %: the whole machine (2 cores = 100), which also sees processes that came
+and went within the window."""
+
+
+def restart_table(phases: list[dict[str, Any]]) -> str:
+    head = (
+        "phase",
+        "window",
+        "changes/s",
+        "behind p50",
+        "p95",
+        "max",
+        "missing",
+        "reconnected",
+        "reconnect p50",
+        "p95",
+        "max",
+        "srv mean",
+        "srv peak 1s",
+        "cli mean",
+        "failed/5xx",
+        "final",
+        "others",
+        "busy %",
+    )
+    rows = [head]
+    for s in phases:
+        for name in ("steady", "restart"):
+            w = s[name]
+            b = w["behind_ms"]
+            r = s["reconnects"]
+            rc = r["reconnect_ms"] if name == "restart" else {}
+            final = (
+                "yes"
+                if s["all_on_final_seq"]
+                else "NO " + "/".join(str(f["on_final_seq"]) for f in s["final"].values())
+            )
+            rows.append(
+                (
+                    s["phase"],
+                    name,
+                    str(w["changes_per_s"]),
+                    str(b.get("p50")),
+                    str(b.get("p95")),
+                    str(b.get("max")),
+                    str(w["missing"]),
+                    f"{r['back']}/{s['n']}" if name == "restart" else "-",
+                    str(rc.get("p50", "-")),
+                    str(rc.get("p95", "-")),
+                    str(rc.get("max", "-")),
+                    str(w["server_cores_mean"]),
+                    str(w["server_cores_peak_1s"]),
+                    str(w["cpu"].get("client_cores")),
+                    f"{sum(w['failures'].values())}/{w['http_5xx']}",
+                    final if name == "restart" else "-",
+                    str(w["cpu"].get("others_cores")),
+                    str(w["cpu"].get("machine_busy_pct")),
+                )
+            )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1723,32 +2353,50 @@ def table(phases: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
 
 
+def git_state() -> dict[str, Any]:
+    """The commit measured, and the files that differ from it (the server runs this tree)."""
+
+    def git(*cmd: str) -> str:
+        return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True).stdout
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    return {"head": git("rev-parse", "HEAD").strip(), "changed": changed}
+
+
 def wait_quiet(limit: float) -> None:
-    """Wait while another benchmark (bench/run.py) is running, so the figures don't disturb each other."""
+    """Wait while another benchmark (bench/run.py, another bench/live.py) is running, so the
+    figures don't disturb each other."""
     deadline = time.monotonic() + limit
     announced = False
+    us = set(ancestors(os.getpid()))  # this run, and the shells and wrappers that name it
     while time.monotonic() < deadline:
-        busy = subprocess.run(["pgrep", "-f", "bench/run.py"], capture_output=True, text=True).stdout.split()
-        busy = [p for p in busy if int(p) != os.getpid()]
+        found = subprocess.run(
+            ["pgrep", "-f", r"bench/(run|live)\.py"], capture_output=True, text=True
+        ).stdout.split()
+        busy = [p for p in found if int(p) not in us]
         if not busy:
             return
         if not announced:
-            log(f"bench/run.py is running (pids {' '.join(busy)}); waiting up to {limit:.0f}s for it to end")
+            pids = " ".join(busy)
+            log(f"another benchmark is running (pids {pids}); waiting up to {limit:.0f}s for it to end")
             announced = True
         time.sleep(5)
-    log("warning: bench/run.py still running; measuring anyway")
+    log("warning: another benchmark still running; measuring anyway")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--viewers", default="1000,5000", help="comma-separated N (default 1000,5000)")
+    ap.add_argument(
+        "--viewers", default=None, help="comma-separated N (default 1000,5000; 2000 with --restart)"
+    )
     ap.add_argument(
         "--transport",
         default=None,
         choices=["ws", "sse", "both", "none"],
-        help="main's viewers (default both; none with --boards)",
+        help="main's viewers (default both; none with --boards); with --restart, both = half and half "
+        "in one run",
     )
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of board changes per phase")
     ap.add_argument(
@@ -1827,6 +2475,19 @@ def main() -> int:
         default="daily,weekly,monthly",
         help="periods each board keeps (every change writes all-time + these; default daily,weekly,monthly)",
     )
+    ap.add_argument(
+        "--restart",
+        action="store_true",
+        help="the restart mode (SPEC §16): N viewers that reconnect as static/app.js does, --rate changes a "
+        "second for a steady window of --duration s, then kill -HUP to gunicorn (every worker replaced) "
+        "and --duration s more; reconnect delays, time behind, CPU per second, against the steady window",
+    )
+    ap.add_argument(
+        "--restart-settle",
+        type=float,
+        default=60.0,
+        help="with --restart: seconds to wait after the changes for every viewer to be back on the last seq",
+    )
     ap.add_argument("--db", default="livebench")
     ap.add_argument("--redis-db", type=int, default=13)
     ap.add_argument("--namespace", default="livebench")
@@ -1834,21 +2495,27 @@ def main() -> int:
         "--wait-quiet",
         type=float,
         default=3600,
-        help="seconds to wait for a running bench/run.py to end before each phase",
+        help="seconds to wait for a running bench/run.py or other bench/live.py to end before each phase",
     )
     args = ap.parse_args()
     if args.boards == 1 or args.boards < 0:
         ap.error("--boards: at least 2 (the single-board baseline runs anyway)")
+    if args.boards and args.restart:
+        ap.error("--boards and --restart: one mode at a time")
     if args.rate is None:
         args.rate = 5.0 if args.boards else 10.0
+    if args.viewers is None:
+        args.viewers = "2000" if args.restart else "1000,5000"
     defaults = {"transport": "both", "socketio": "sioraw", "floor": "on"}
+    if args.boards:  # the boards mode: main's phases, the floor and the baseline only when asked for
+        defaults = {"transport": "none", "socketio": "none", "floor": "off"}
+    if args.restart:  # the restart mode: --transport is its viewers' split; no floor, no baseline
+        defaults = {"transport": "both", "socketio": "none", "floor": "off"}
     for name, value in defaults.items():
         if getattr(args, name) is None:
-            setattr(
-                args,
-                name,
-                {"transport": "none", "socketio": "none", "floor": "off"}[name] if args.boards else value,
-            )
+            setattr(args, name, value)
+    if args.restart and args.transport == "none":
+        ap.error("--restart needs viewers: --transport ws, sse or both")
     args.secret_key = "livebench-" + secrets.token_urlsafe(32)
     signal.signal(signal.SIGTERM, on_signal)
 
@@ -1866,6 +2533,8 @@ def main() -> int:
             "may not fit"
         )
     modes = {"both": ["ws", "sse"], "none": []}.get(args.transport, [args.transport])
+    if args.restart:
+        modes = []  # --transport is the restart phase's split
     sio_modes = {"both": ["sioraw", "sio"], "none": []}.get(args.socketio, [args.socketio])
     sio_deflate = [{"on": True, "off": False}[x] for x in args.sio_deflate.split(",")]
     OUT.mkdir(exist_ok=True)
@@ -1886,6 +2555,7 @@ def main() -> int:
             "nofile": nofile,
             "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
         },
+        "code": git_state(),
         "phases": [],
     }
     out_json = OUT / f"live-{stamp}.json"
@@ -1975,6 +2645,12 @@ def main() -> int:
             results["boards"]["summary"] = boards_summary(
                 [s for s in runs if s["boards"] == 1], [s for s in runs if s["boards"] > 1]
             )
+        if args.restart:
+            results["restart"] = {"phases": []}
+            for n in viewers_n:
+                wait_quiet(args.wait_quiet)
+                results["restart"]["phases"].append(restart_phase(n, args, driver, run_dir))
+                out_json.write_text(json.dumps(results, indent=1))
     except KeyboardInterrupt:
         log("interrupted; stopping everything")
         return 130
@@ -2008,6 +2684,10 @@ def main() -> int:
             "change window (+ beyond their snapshot overall); machine others: cores of unrelated processes, "
             "idle/chg)"
         )
+    restarts = (results.get("restart") or {}).get("phases")
+    if restarts:
+        print(restart_table(restarts))
+        print(RESTART_LEGEND)
     print(
         f"\nlatency: ms from the 200 of the submit (Socket.IO: the emit) to receipt, over every "
         f"(connection, change) pair; 'send p95' from the request's send time. final: every client held "

@@ -18,6 +18,15 @@
 //   {"cmd":"finish","commits":[[seq, t_response_ms, t_send_ms, t_event_ms?], ...],"final_seq":S}
 //                              latency of every commit on every connection, then exit
 //   {"cmd":"sample"}           the raw text of the newest message connection 0 received
+//   finish may also carry "windows": {"name": [t0_ms, t1_ms], ...} (latency of the commits whose
+//   200 arrived in each window, separately) and "restart_at": t_ms (goodbyes and returns timed
+//   from then).
+//
+// With "reconnect": true (bench/live.py --restart) a connection that ends comes back as
+// static/app.js does: after a server restart (WebSocket close 1012: a random 0.5-5 s drawn by the
+// client; SSE `event: reconnect`: its retry_ms, as EventSource does, sending Last-Event-ID) and
+// after anything else with exponential backoff and jitter. Its first message on the new connection
+// (the snapshot) ends the outage; seq tracking carries on across connections.
 import http from "node:http";
 import readline from "node:readline";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -39,6 +48,7 @@ const cfg = Object.assign(
     offset: 0, // id of this process's first connection (several client processes share one run)
     query: "", // appended to /ws/scoreboard and /events/scoreboard, e.g. "board=cup&period=all" (SPEC §14)
     board: null, // with a board, every checked leaderboard_update must name it in data.board
+    reconnect: false, // come back after the connection ends, as static/app.js does
   },
   JSON.parse(process.argv[2] || "{}"),
 );
@@ -62,6 +72,19 @@ const stats = {
   closeCodes: {},
   connectMs: [],
   firstMessageMs: [],
+  reopened: 0, // connections opened again after an outage (cfg.reconnect)
+  reopenFailed: 0, // reconnection attempts that failed (each followed by a backoff)
+  goodbyes: {}, // how open connections ended: a close code, "reconnect" (SSE event), "end", "error"
+  notNewer: 0, // snapshots on a new connection no newer than what the connection had (not "stale")
+};
+// One outage = from a connection's end (the server's goodbye) to the first message on its new
+// connection. Kept per outage, over every connection.
+const outages = {
+  waitMs: [], // the delay waited before reconnecting (the client's draw, the server's retry_ms, a backoff)
+  openMs: [], // goodbye → the new connection open
+  backMs: [], // goodbye → its first message: how long the viewer was away
+  goodbyeAt: [], // receive times of the goodbyes (CLOCK_MONOTONIC ms)
+  backAt: [], // times of the first messages after an outage
 };
 let sampleText = null;
 // How late this event loop runs: receive times are taken in the message callbacks, so a busy client
@@ -78,10 +101,72 @@ function noteError(err) {
   stats.errors[key] = (stats.errors[key] || 0) + 1;
 }
 
+// ---- coming back (cfg.reconnect), as static/app.js does -------------------------------------------
+
+const RESTART = 1012;
+let finishing = false; // the run is over: connections closed now stay closed
+const restartDelay = () => 500 + Math.random() * 4500;
+const backoff = (retry) => Math.max(250, Math.random() * Math.min(30000, 1000 * 2 ** retry));
+
+// A connection is open: the first time, or again after an outage.
+function opened(c) {
+  const t = mono();
+  c.open = true;
+  c.opens += 1;
+  if (c.opens === 1) {
+    stats.opened += 1;
+    stats.connectMs.push(t - c.started);
+  } else {
+    stats.reopened += 1;
+    c.failures = 0;
+    if (c.away !== null) outages.openMs.push(t - c.away);
+  }
+}
+
+// An open connection ended (`reason`: its close code, "reconnect", "end", "error"); `retryMs`: the
+// server's own delay (SSE reconnect). Called once per connection that was open.
+function gone(c, reason, retryMs) {
+  const t = mono();
+  stats.goodbyes[reason] = (stats.goodbyes[reason] || 0) + 1;
+  c.goodbyes += 1;
+  if (!cfg.reconnect || finishing) return;
+  if (c.away === null) {
+    c.away = c.goodbyeAt ?? t; // an SSE goodbye is its reconnect event, just before the end
+    outages.goodbyeAt.push(c.away);
+  }
+  c.goodbyeAt = null;
+  const restart = reason === String(RESTART) || reason === "reconnect";
+  later(c, restart ? (retryMs ?? restartDelay()) : backoff(c.failures++));
+}
+
+function later(c, wait) {
+  outages.waitMs.push(wait);
+  setTimeout(() => reopen(c), wait);
+}
+
+function reopen(c) {
+  c.open = false;
+  c.closed = false;
+  c.failed = false;
+  connect(c, () => {
+    if (c.open) return;
+    stats.reopenFailed += 1; // refused, an error status, a timeout: back off and try again
+    later(c, backoff(c.failures++));
+  });
+}
+
 function record(c, seq, t, raw) {
   if (c.seqs.length === 0) stats.firstMessageMs.push(t - c.started);
+  const resync = c.away !== null; // the first message on a new connection: its snapshot
+  if (resync) {
+    outages.backMs.push(t - c.away);
+    outages.backAt.push(t);
+    c.away = null;
+    c.backs += 1;
+  }
   if (seq <= c.last) {
-    stats.stale += 1;
+    if (resync) stats.notNewer += 1;
+    else stats.stale += 1;
     return;
   }
   c.last = seq;
@@ -135,10 +220,8 @@ function connWs(c, done) {
   });
   c.sock = ws;
   ws.on("open", () => {
-    c.open = true;
+    opened(c);
     c.extensions = ws.extensions;
-    stats.opened += 1;
-    stats.connectMs.push(mono() - c.started);
     done();
   });
   ws.on("message", (data, isBinary) => {
@@ -165,27 +248,36 @@ function connWs(c, done) {
   });
   ws.on("error", (err) => {
     noteError(err);
-    if (!c.open && !c.failed) {
+    if (c.sock === ws && !c.open && !c.failed) {
       c.failed = true;
-      stats.failed += 1;
+      if (c.opens === 0) stats.failed += 1;
       done();
     }
   });
   ws.on("close", (code) => {
+    if (c.sock !== ws) return;
     if (c.open && !c.closed) {
       c.closed = true;
       stats.closed += 1;
       stats.closeCodes[code] = (stats.closeCodes[code] || 0) + 1;
+      gone(c, String(code));
+    } else if (!c.open && !c.failed) {
+      c.failed = true; // refused during the handshake (1013: over the limit; 1012: a stopping worker)
+      if (c.opens === 0) stats.failed += 1;
+      noteError(`close ${code} before open`);
+      done();
     }
   });
 }
 
 function connSse(c, done) {
+  const headers = { Accept: "text/event-stream", "Cache-Control": "no-cache" };
+  if (c.opens > 0 && c.last >= 0) headers["Last-Event-ID"] = String(c.last); // as EventSource does
   const req = http.request({
     host: cfg.host,
     port: cfg.port,
     path: `/events/scoreboard${cfg.query ? `?${cfg.query}` : ""}`,
-    headers: { Accept: "text/event-stream", "Cache-Control": "no-cache" },
+    headers,
     agent: false,
     localAddress: c.source,
     timeout: cfg.connectTimeoutMs,
@@ -195,15 +287,13 @@ function connSse(c, done) {
     if (res.statusCode !== 200) {
       noteError(`HTTP ${res.statusCode}`);
       c.failed = true;
-      stats.failed += 1;
+      if (c.opens === 0) stats.failed += 1;
       res.resume();
       done();
       return;
     }
     req.setTimeout(0);
-    c.open = true;
-    stats.opened += 1;
-    stats.connectMs.push(mono() - c.started);
+    opened(c);
     done();
     res.setEncoding("utf8");
     let pending = "";
@@ -225,6 +315,14 @@ function connSse(c, done) {
         }
         if (data === null) continue; // retry: hint, heartbeat comment
         stats.messages += 1;
+        if (event === "reconnect") {
+          c.goodbyeAt = t; // the server is restarting; the stream ends next
+          try {
+            c.retryMs = JSON.parse(data).retry_ms;
+          } catch {
+            noteError("reconnect event without retry_ms");
+          }
+        }
         if (event !== "leaderboard_update") {
           stats.other += 1;
           continue;
@@ -235,24 +333,40 @@ function connSse(c, done) {
       }
     });
     res.on("end", () => {
-      if (!c.closed) {
+      if (c.sock === req && !c.closed) {
         c.closed = true;
         stats.closed += 1;
         stats.closeCodes.end = (stats.closeCodes.end || 0) + 1;
+        const retryMs = c.retryMs;
+        c.retryMs = null;
+        gone(c, retryMs != null ? "reconnect" : "end", retryMs ?? undefined);
       }
     });
     res.on("error", noteError);
+    // a stream cut off before its end (the connection closed or reset mid-body): EventSource
+    // treats it as an error and reconnects; so do we
+    res.on("close", () => {
+      if (c.sock === req && !c.closed) {
+        c.closed = true;
+        stats.closed += 1;
+        stats.closeCodes.aborted = (stats.closeCodes.aborted || 0) + 1;
+        c.retryMs = null;
+        gone(c, "aborted");
+      }
+    });
   });
   req.on("timeout", () => req.destroy(new Error("connect timeout")));
   req.on("error", (err) => {
     noteError(err);
+    if (c.sock !== req) return;
     if (!c.open && !c.failed) {
       c.failed = true;
-      stats.failed += 1;
+      if (c.opens === 0) stats.failed += 1;
       done();
     } else if (c.open && !c.closed) {
       c.closed = true;
       stats.closed += 1;
+      gone(c, "error");
     }
   });
   req.end();
@@ -269,9 +383,7 @@ function connSio(c, done) {
   });
   c.sock = sock;
   sock.on("connect", () => {
-    c.open = true;
-    stats.opened += 1;
-    stats.connectMs.push(mono() - c.started);
+    opened(c);
     try {
       c.extensions = sock.io.engine.transport.ws.extensions;
     } catch {}
@@ -323,10 +435,8 @@ function connSioRaw(c, done) {
     }
     if (kind !== 0x34 /* '4' message */) return;
     if (buf[1] === 0x30 /* '0' connect */ && !c.open) {
-      c.open = true;
+      opened(c);
       c.extensions = ws.extensions;
-      stats.opened += 1;
-      stats.connectMs.push(mono() - c.started);
       done();
       return;
     }
@@ -393,6 +503,13 @@ function ramp() {
         last: -1,
         seqs: [],
         times: [],
+        opens: 0, // times opened (more than once with cfg.reconnect)
+        goodbyes: 0, // times an open connection ended
+        backs: 0, // outages ended by a first message on a new connection
+        failures: 0, // failed attempts in a row (the backoff's exponent), as app.js counts them
+        away: null, // start of the current outage, if any
+        goodbyeAt: null, // receive time of an SSE reconnect event
+        retryMs: null, // its retry_ms
       };
       conns.push(c);
       next += 1;
@@ -453,9 +570,11 @@ function status(seq) {
   let open = 0;
   let atSeq = 0;
   let withSnapshot = 0;
+  let away = 0;
   const extensions = {};
   for (const c of conns) {
     if (c.open && !c.closed) open += 1;
+    if (c.away !== null) away += 1;
     if (c.seqs.length > 0) withSnapshot += 1;
     if (seq !== undefined && c.last >= seq) atSeq += 1;
     if (c.open) extensions[c.extensions || ""] = (extensions[c.extensions || ""] || 0) + 1;
@@ -469,6 +588,8 @@ function status(seq) {
     closed: stats.closed,
     with_snapshot: withSnapshot,
     at_seq: atSeq,
+    away, // in an outage: sent away and not yet back (first message on a new connection)
+    reopened: stats.reopened,
     messages: stats.messages,
     bytes: stats.bytes,
     errors: stats.errors,
@@ -480,8 +601,9 @@ function status(seq) {
   };
 }
 
-function finish(commits, finalSeq) {
-  commits.sort((a, b) => a[0] - b[0]);
+// Every (connection, change) pair: the receive time of the connection's first leaderboard_update
+// with seq >= the change's, minus the change's 200 (and send, and score_update) times.
+function pairs(commits) {
   const total = conns.length * commits.length;
   const fromResp = new Float64Array(total);
   const fromSend = new Float64Array(total);
@@ -491,8 +613,9 @@ function finish(commits, finalSeq) {
   let missing = 0;
   let negative = 0;
   const perConnP95 = [];
+  const perConnMax = [];
   for (const c of conns) {
-    if (!c.open) continue;
+    if (!c.opens) continue;
     let j = 0;
     const mine = [];
     for (const [seq, tResp, tSend, tEvent] of commits) {
@@ -512,7 +635,63 @@ function finish(commits, finalSeq) {
     if (mine.length) {
       mine.sort((a, b) => a - b);
       perConnP95.push(pct(mine, 95));
+      perConnMax.push(mine[mine.length - 1]);
     }
+  }
+  return {
+    fromResp: fromResp.subarray(0, k),
+    fromSend: fromSend.subarray(0, k),
+    fromEvent: fromEvent.subarray(0, ke),
+    missing,
+    negative,
+    perConnP95,
+    perConnMax,
+  };
+}
+
+// 0.1 ms buckets, sparse, so that several client processes' results can be merged exactly
+function hist(arr) {
+  const h = {};
+  for (const v of arr) {
+    const b = Math.floor(v * 10);
+    h[b] = (h[b] || 0) + 1;
+  }
+  return h;
+}
+
+const round2 = (v) => Math.round(v * 100) / 100;
+
+function finish(commits, finalSeq, windows = {}, restartAt = null) {
+  commits.sort((a, b) => a[0] - b[0]);
+  const all = pairs(commits);
+  const k = all.fromResp.length;
+  // the same per window: the commits whose 200 arrived in [t0, t1)
+  const perWindow = {};
+  for (const [name, [t0, t1]] of Object.entries(windows)) {
+    const w = pairs(commits.filter((x) => x[1] >= t0 && x[1] < t1));
+    perWindow[name] = {
+      samples: w.fromResp.length,
+      missing: w.missing,
+      latency_ms: summary(w.fromResp),
+      hist_latency: hist(w.fromResp),
+      per_connection_max_raw: w.perConnMax.map(round2),
+    };
+  }
+  const since = (arr) => (restartAt === null ? [] : arr.map((t) => round2(t - restartAt)));
+  const perHalfSecond = {}; // returns counted per 0.5 s from the restart (key: the bucket's start, ms)
+  for (const t of since(outages.backAt)) {
+    const b = Math.floor(t / 500) * 500;
+    perHalfSecond[b] = (perHalfSecond[b] || 0) + 1;
+  }
+  let away = 0;
+  let sentAway = 0;
+  let back = 0;
+  let bounced = 0;
+  for (const c of conns) {
+    if (c.away !== null) away += 1;
+    if (c.goodbyes > 0) sentAway += 1;
+    if (c.backs > 0) back += 1;
+    if (c.goodbyes > 1) bounced += 1;
   }
   const lastSeqs = {};
   let onFinal = 0;
@@ -526,15 +705,6 @@ function finish(commits, finalSeq) {
       if (c.open && !c.closed) openOnFinal += 1;
     }
   }
-  // 0.1 ms buckets, sparse, so that several client processes' results can be merged exactly
-  const hist = (arr) => {
-    const h = {};
-    for (const v of arr) {
-      const b = Math.floor(v * 10);
-      h[b] = (h[b] || 0) + 1;
-    }
-    return h;
-  };
   // the histogram's values include the sampling interval itself: subtract it
   const ms = (ns) => Math.max(0, Math.round(ns / 1e4) / 100 - LOOP_RESOLUTION_MS);
   let messagesRecorded = 0;
@@ -555,15 +725,30 @@ function finish(commits, finalSeq) {
     last_seq_histogram: lastSeqs,
     commits: commits.length,
     samples: k,
-    missing,
-    negative,
-    latency_ms: summary(fromResp.subarray(0, k)),
-    latency_from_send_ms: summary(fromSend.subarray(0, k)),
-    latency_from_event_ms: summary(fromEvent.subarray(0, ke)),
-    hist_latency: hist(fromResp.subarray(0, k)),
-    hist_from_send: hist(fromSend.subarray(0, k)),
-    hist_from_event: hist(fromEvent.subarray(0, ke)),
-    per_connection_p95: perConnP95.map((v) => Math.round(v * 100) / 100),
+    missing: all.missing,
+    negative: all.negative,
+    latency_ms: summary(all.fromResp),
+    latency_from_send_ms: summary(all.fromSend),
+    latency_from_event_ms: summary(all.fromEvent),
+    hist_latency: hist(all.fromResp),
+    hist_from_send: hist(all.fromSend),
+    hist_from_event: hist(all.fromEvent),
+    per_connection_p95: all.perConnP95.map(round2),
+    windows: perWindow,
+    reopened: stats.reopened,
+    reopen_failed: stats.reopenFailed,
+    goodbyes: stats.goodbyes,
+    not_newer: stats.notNewer,
+    viewers_sent_away: sentAway,
+    viewers_back: back,
+    viewers_away_at_end: away,
+    viewers_sent_away_twice: bounced,
+    outage_wait_ms_raw: outages.waitMs.map(round2),
+    outage_open_ms_raw: outages.openMs.map(round2),
+    outage_ms_raw: outages.backMs.map(round2),
+    goodbye_after_restart_ms_raw: since(outages.goodbyeAt),
+    back_after_restart_ms_raw: since(outages.backAt),
+    back_per_half_second: perHalfSecond,
     connect_ms_raw: stats.connectMs.map((v) => Math.round(v * 10) / 10),
     first_message_ms_raw: stats.firstMessageMs.map((v) => Math.round(v * 10) / 10),
     event_loop_delay_ms: {
@@ -572,7 +757,7 @@ function finish(commits, finalSeq) {
       max: ms(loopDelay.max),
       mean: ms(loopDelay.mean),
     },
-    per_connection_p95_ms: summary(perConnP95),
+    per_connection_p95_ms: summary(all.perConnP95),
     connect_ms: summary(stats.connectMs),
     first_message_ms: summary(stats.firstMessageMs),
     messages: stats.messages,
@@ -599,7 +784,8 @@ rl.on("line", (line) => {
     out("MARK", {});
   }
   else if (msg.cmd === "finish") {
-    const result = `RESULT ${JSON.stringify(finish(msg.commits, msg.final_seq))}\n`;
+    finishing = true;
+    const result = `RESULT ${JSON.stringify(finish(msg.commits, msg.final_seq, msg.windows, msg.restart_at))}\n`;
     for (const c of conns) {
       try {
         if (cfg.mode === "sse") c.sock.destroy();
