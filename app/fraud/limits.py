@@ -22,6 +22,7 @@ from limits.strategies import (
 )
 from redis.exceptions import RedisError
 
+from app import tracing
 from app.batch import Batcher, run_scripts
 
 log = logging.getLogger(__name__)
@@ -175,22 +176,23 @@ class RateLimits:
         One script and one round trip (shared with concurrent callers) when Redis holds the
         limits and the key; otherwise the same steps under a process lock.
         """
-        if self._gate is not None and once is not None and once.key is not None:
-            keys, args = [], [time.time(), int(self._fixed), once.ttl]
-            storage: Any = self._primary.storage  # a Redis storage: it has prefixed_key
-            steps = [(1, rate), (2, pace), (3, then)]
-            for kind, c in ((kind, c) for kind, checks in steps for c in checks):
-                item = parse_limit(c.limit)
-                keys.append(storage.prefixed_key(item.key_for(*(str(i) for i in c.ids))))
-                args += [kind, item.amount, item.get_expiry(), c.cost]
-            try:
-                out = self._gate(([*keys, once.key], args))
-            except RedisError:
-                log.warning("rate limit storage unavailable; using process memory")
-            else:
-                return self._gated(rate, pace, then, out)
-        with self._lock:
-            return self._gate_here(rate, pace, once, then)
+        with tracing.span("gate"):
+            if self._gate is not None and once is not None and once.key is not None:
+                keys, args = [], [time.time(), int(self._fixed), once.ttl]
+                storage: Any = self._primary.storage  # a Redis storage: it has prefixed_key
+                steps = [(1, rate), (2, pace), (3, then)]
+                for kind, c in ((kind, c) for kind, checks in steps for c in checks):
+                    item = parse_limit(c.limit)
+                    keys.append(storage.prefixed_key(item.key_for(*(str(i) for i in c.ids))))
+                    args += [kind, item.amount, item.get_expiry(), c.cost]
+                try:
+                    out = self._gate(([*keys, once.key], args))
+                except RedisError:
+                    log.warning("rate limit storage unavailable; using process memory")
+                else:
+                    return self._gated(rate, pace, then, out)
+            with self._lock:
+                return self._gate_here(rate, pace, once, then)
 
     def _gate_here(
         self, rate: Sequence[Check], pace: Sequence[Check], once: Once | None, then: Sequence[Check]

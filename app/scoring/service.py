@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 
-from app import tracing
 from app.audit import Origin, audit_row, write_audit
 from app.auth.principal import SCOPE_SCORE, Principal
 from app.boards.periods import Period
@@ -167,7 +166,7 @@ class Scorer:
         claims, action, refusal = self._read_token(action_token, player)
         rate = self._applying(self._rate_checks(player, who))
         if claims is None or action is None:  # a bad token: the rate limits still count it
-            self._refuse_over_limit(player, self._gate(rate))
+            self._refuse_over_limit(player, self.limits.gate(rate))
             assert refusal is not None
             if refusal.code == "TOKEN_INVALID" and self.signer.looks_signed(action_token):
                 self.rules.tampered_token(player.id, player.penalty_level, origin)
@@ -179,7 +178,7 @@ class Scorer:
         fraud = self.rules.accept_checks(player.id, action.points)
         then = [*fraud, *self._applying([self._token_check(player.id)])]
         pace = self._applying(self._pace_checks(player, action, claims.board))
-        gated = self._gate(rate, pace, once, then)
+        gated = self.limits.gate(rate, pace, once, then)
         self._refuse_over_limit(player, gated)
         if gated.stopped is Step.PACE:
             raise ScoreboardError(
@@ -191,17 +190,6 @@ class Scorer:
         return self._apply(
             player, claims.board, action, nonce, origin, counted[: len(fraud)], counted[len(fraud) :]
         )
-
-    def _gate(
-        self,
-        rate: Sequence[Check],
-        pace: Sequence[Check] = (),
-        once: Once | None = None,
-        then: Sequence[Check] = (),
-    ) -> Gated:
-        """The rate limits, pace, single use and the fraud counters, in one atomic step."""
-        with tracing.span("gate"):
-            return self.limits.gate(rate, pace, once, then)
 
     def _refuse_over_limit(self, player: Player, gated: Gated) -> None:
         """:raise ScoreboardError RATE_LIMITED: the gate stopped at a rate limit (a penalty step)."""
