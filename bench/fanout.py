@@ -45,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -327,6 +328,41 @@ class Readers:
 
 
 # ------------------------------------------------------------------------------------------------
+# one measured window: send in batches to K subscribers, never more than MAX_BEHIND ahead of them
+
+
+def measured(
+    server: Server, k: int, seconds: float, send: Callable[[int], int]
+) -> tuple[int, int, dict[str, Any]]:
+    """Call `send(sent so far)` (it returns how many messages it sent) for a 1 s warm-up and then
+    `seconds` measured; returns the messages sent and delivered in the window, and its CPU."""
+    readers = Readers(server.port, k) if k else None
+    pids = {"redis": server.pid, "publisher": os.getpid()}
+    if readers is not None:
+        pids["subscribers"] = readers.proc.pid
+    window: Window | None = None
+    sent = s0 = d0 = 0
+    t_end = time.monotonic() + 1.0 + seconds
+    while True:
+        now = time.monotonic()
+        if window is None and now >= t_end - seconds:
+            s0, d0 = sent, readers.delivered if readers else 0
+            window = Window(pids)
+        if now >= t_end:
+            break
+        if readers is not None and sent * k - readers.delivered > MAX_BEHIND * k:
+            time.sleep(0.0005)
+            continue
+        sent += send(sent)
+    assert window is not None
+    cpu = window.stop()
+    delivered = (readers.delivered if readers else 0) - d0
+    if readers is not None:
+        readers.stop()
+    return sent - s0, delivered, cpu
+
+
+# ------------------------------------------------------------------------------------------------
 # phase 1: PUBLISH to K subscribers
 
 
@@ -339,32 +375,12 @@ def phase_publish(server: Server, ks: list[int], seconds: float) -> list[dict[st
     batch = 100
     out = []
     for k in ks:
-        readers = Readers(server.port, k) if k else None
-        published = 0
-        pids = {"redis": server.pid, "publisher": os.getpid()}
-        if readers is not None:
-            pids["subscribers"] = readers.proc.pid
-        window: Window | None = None
-        p0 = d0 = 0
-        t_end = time.monotonic() + 1.0 + seconds  # 1 s warm-up, then the window
-        while True:
-            now = time.monotonic()
-            if window is None and now >= t_end - seconds:
-                p0, d0 = published, readers.delivered if readers else 0
-                window = Window(pids)
-            if now >= t_end:
-                break
-            if readers is not None and published * k - readers.delivered > MAX_BEHIND * k:
-                time.sleep(0.0005)
-                continue
-            script(args=[CHANNEL, batch, 1_000_000 + published, head, body])
-            published += batch
-        assert window is not None
-        cpu = window.stop()
-        delivered = (readers.delivered if readers else 0) - d0
-        if readers is not None:
-            readers.stop()
-        pubs = published - p0
+
+        def publish(sent: int) -> int:
+            script(args=[CHANNEL, batch, 1_000_000 + sent, head, body])
+            return batch
+
+        pubs, delivered, cpu = measured(server, k, seconds, publish)
         redis_s = cpu["cpu_seconds"]["redis"]
         row = {
             "subscribers": k,
@@ -415,24 +431,8 @@ def phase_place(
     out = []
     ids = list(scores)
     for k in ks:
-        readers = Readers(server.port, k) if k else None
-        placed = 0
-        pids = {"redis": server.pid, "publisher": os.getpid()}
-        if readers is not None:
-            pids["subscribers"] = readers.proc.pid
-        window: Window | None = None
-        p0 = d0 = 0
-        t_end = time.monotonic() + 1.0 + seconds
-        while True:
-            clock = time.monotonic()
-            if window is None and clock >= t_end - seconds:
-                p0, d0 = placed, readers.delivered if readers else 0
-                window = Window(pids)
-            if clock >= t_end:
-                break
-            if readers is not None and placed * k - readers.delivered > MAX_BEHIND * k:
-                time.sleep(0.0005)
-                continue
+
+        def place(sent: int) -> int:
             at = datetime.now(UTC)
             calls = []
             for uid in random.sample(ids, batch):
@@ -441,17 +441,12 @@ def phase_place(
                 state = RankState(uid, versions[uid], True, scores[uid], at)
                 event = sample_event(uid, scores[uid])
                 calls.append(index.call(state, CHANNEL, orjson.dumps(event), True, event["ts"]))
-            results = run_scripts(client, calls)
-            bad = [r for r in results if isinstance(r, BaseException)]
+            bad = [r for r in run_scripts(client, calls) if isinstance(r, BaseException)]
             if bad:
                 raise RuntimeError(f"placement failed: {bad[0]!r}")
-            placed += batch
-        assert window is not None
-        cpu = window.stop()
-        delivered = (readers.delivered if readers else 0) - d0
-        if readers is not None:
-            readers.stop()
-        n = placed - p0
+            return batch
+
+        n, delivered, cpu = measured(server, k, seconds, place)
         redis_s = cpu["cpu_seconds"]["redis"]
         row = {
             "subscribers": k,
