@@ -119,13 +119,9 @@ def tail(path: Path, n: int = 40) -> str:
 # boards (SPEC §14), made the way an operator makes them: an admin, then the admin API
 
 
-def api_call(
-    base: str, method: str, path: str, body: Any = None, token: str | None = None
-) -> tuple[int, Any]:
-    """One JSON request to the app under test (127.0.0.1 only); (status, decoded body)."""
+def json_request(body: Any = None, token: str | None = None) -> tuple[bytes | None, dict[str, str]]:
+    """The body and headers of a JSON API request (with a bearer token, if given)."""
     import json
-    import urllib.error
-    import urllib.request
 
     headers = {"Accept": "application/json"}
     data = None
@@ -134,6 +130,18 @@ def api_call(
         headers["Content-Type"] = "application/json"
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    return data, headers
+
+
+def api_call(
+    base: str, method: str, path: str, body: Any = None, token: str | None = None
+) -> tuple[int, Any]:
+    """One JSON request to the app under test (127.0.0.1 only); (status, decoded body)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data, headers = json_request(body, token)
     req = urllib.request.Request(base + path, data=data, headers=headers, method=method)  # noqa: S310
     try:
         with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 (127.0.0.1 only)

@@ -94,7 +94,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness import CHILDREN, create_boards, free_port, log, on_signal, recreate_db, tail
+from harness import CHILDREN, create_boards, free_port, json_request, log, on_signal, recreate_db, tail
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -787,13 +787,7 @@ class Api:
     def call(
         self, method: str, path: str, body: Any = None, token: str | None = None, retry: bool = True
     ) -> tuple[int, Any]:
-        headers = {"Accept": "application/json"}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        payload, headers = json_request(body, token)
         if self.conn is not None and time.monotonic() - self.used > 2.0:  # gunicorn's keepalive is 5 s
             self.close()
         for attempt in (1, 2):
@@ -1689,6 +1683,12 @@ at the window's end; busy %: the whole machine (2 cores = 100), which also sees 
 and went within the window."""
 
 
+def aligned(rows: list[tuple[str, ...]]) -> str:
+    """Rows of cells as a text table, each column right-aligned to its widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
+
+
 def restart_table(phases: list[dict[str, Any]]) -> str:
     head = (
         "phase",
@@ -1744,8 +1744,7 @@ def restart_table(phases: list[dict[str, Any]]) -> str:
                     str(w["cpu"].get("machine_busy_pct")),
                 )
             )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
+    return aligned(rows)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -2084,8 +2083,7 @@ def boards_table(phases: list[dict[str, Any]]) -> str:
                 f"{ci.get('others_cores')}/{cc.get('others_cores')}",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
+    return aligned(rows)
 
 
 def ensure_sio_venv() -> None:
@@ -2349,8 +2347,7 @@ def table(phases: list[dict[str, Any]]) -> str:
                 str(c["sample_bytes"]),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
+    return aligned(rows)
 
 
 def git_state() -> dict[str, Any]:
