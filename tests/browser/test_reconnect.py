@@ -28,20 +28,21 @@ def statuses(page: Page) -> list[tuple[float, str, str]]:
     return [tuple(s) for s in page.evaluate("window.statuses")]  # type: ignore[misc]
 
 
-def sockets_of(page: Page) -> list[WebSocket]:
+def watched(base: str, new_page: Callable[..., Page]) -> tuple[Page, list[WebSocket]]:
+    """The board page, live, with its status changes and the WebSockets it opens recorded."""
+    page = new_page()
     opened: list[WebSocket] = []
     page.on("websocket", lambda ws: opened.append(ws))
-    return opened
+    page.goto(base)
+    wait_live(page)
+    page.evaluate(WATCH_STATUS)
+    return page, opened
 
 
 def test_the_page_comes_back_after_a_worker_restart(hosts: Any, new_page: Callable[..., Page]) -> None:
     (app,) = hosts(1, workers=1)
     ann, token = register(app.url, "ann")
-    page = new_page()
-    opened = sockets_of(page)
-    page.goto(app.url)
-    wait_live(page)
-    page.evaluate(WATCH_STATUS)
+    page, opened = watched(app.url, new_page)
     (worker,) = workers(app)
 
     os.kill(worker, signal.SIGTERM)  # a redeploy stopping this page's worker
@@ -61,11 +62,7 @@ def test_the_page_comes_back_after_a_worker_restart(hosts: Any, new_page: Callab
 def test_the_page_resyncs_when_the_network_comes_back(hosts: Any, new_page: Callable[..., Page]) -> None:
     (app,) = hosts(1)
     ann, token = register(app.url, "ann")
-    page = new_page()
-    opened = sockets_of(page)
-    page.goto(app.url)
-    wait_live(page)
-    page.evaluate(WATCH_STATUS)
+    page, opened = watched(app.url, new_page)
 
     page.context.set_offline(True)  # DevTools network emulation, as a phone losing its signal
     expect(page.locator("#live-status")).to_have_attribute("data-state", "offline")
